@@ -1,0 +1,199 @@
+# Copyright: crosshost.fabric developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side action for crosshost.fabric.fabric_plan: a thin wrapper around the planner.
+
+It reads the inventory (every host of the fabric group, including hosts limited
+out of the run, from inventory values and whatever facts are known), hands them
+to the planner under the lease ledger's lock, writes the plan files, and returns
+the plan as the fact ``fabric_plan``. It never contacts a managed host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import ledger, planner
+
+ARGUMENT_SPEC = {
+    "group": {"type": "str", "default": "fabric"},
+    "network": {"type": "str", "default": "10.244.0.0/16"},
+    "subnet_len": {"type": "raw", "default": 24},
+    "subnet_min": {"type": "str"},
+    "subnet_max": {"type": "str"},
+    "backend": {"type": "str", "default": "vxlan"},
+    "reserved_networks": {"type": "list", "elements": "str", "default": list(planner.DEFAULT_RESERVED)},
+    "vxlan_vni": {"type": "int", "default": 1},
+    "vxlan_port": {"type": "int", "default": 8472},
+    "vxlan_direct_routing": {"type": "bool", "default": False},
+    "ip_masq": {"type": "bool", "default": True},
+    "route_protocol": {"type": "int", "default": planner.DEFAULT_ROUTE_PROTOCOL},
+    "default_mtu": {"type": "int", "default": 1500},
+    "lease_file": {"type": "path", "required": True},
+    "plan_dir": {"type": "path"},
+    "release": {"type": "list", "elements": "str", "default": []},
+}
+
+# Cluster-wide settings: the group's hosts carry them (group_vars); the task's arguments
+# (the role's defaults) apply where no host sets one. Hosts must agree.
+SHARED_VARS = {
+    key: "fabric_" + key
+    for key in (
+        "network", "subnet_len", "subnet_min", "subnet_max", "backend", "reserved_networks", "vxlan_vni",
+        "vxlan_port", "vxlan_direct_routing", "ip_masq", "route_protocol", "default_mtu",
+    )
+}
+
+
+def _plain(value):
+    """Plain Python values: ansible-core 2.19 tags strings, which YAML and the planner need not see."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return json.loads(json.dumps(value, default=str))
+
+
+def _facts(facts):
+    """The few facts the planner reads: interfaces with their IPv4 addresses and MTU, and default_ipv4."""
+    if not facts:
+        return {}
+    keep = {
+        "interfaces": _plain(facts.get("interfaces") or []),
+        "default_ipv4": _plain(facts.get("default_ipv4") or {}),
+    }
+    for ifname in keep["interfaces"]:
+        key = str(ifname).replace("-", "_").replace(".", "_")
+        info = facts.get(key) or {}
+        keep[key] = {k: _plain(info.get(k)) for k in ("ipv4", "ipv4_secondaries", "mtu") if k in info}
+    return keep
+
+
+def _few(names, most=5):
+    names = sorted(names)
+    return ", ".join(names[:most]) + (" and %d more" % (len(names) - most) if len(names) > most else "")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def _host_inputs(self, names, hostvars, args):
+        hosts, problems = [], []
+        seen = {key: {} for key in SHARED_VARS}  # key -> {json value: [hosts]}
+        for name in names:
+            hv = hostvars[name]
+            name = str(name)
+            for key, var in SHARED_VARS.items():
+                value = _plain(hv.get(var))
+                seen[key].setdefault(json.dumps(value, sort_keys=True), []).append(name)
+            hosts.append(
+                planner.host_from_facts(
+                    name,
+                    facts=_facts(hv.get("ansible_facts")),
+                    public_ip=_plain(hv.get("fabric_public_ip")),
+                    ansible_host=_plain(hv.get("ansible_host")),
+                    iface=_plain(hv.get("fabric_iface")),
+                    pinned_subnet=_plain(hv.get("fabric_subnet")),
+                    iface_mtu=_plain(hv.get("fabric_iface_mtu")),
+                )
+            )
+        settings = dict(args)
+        for key, values in seen.items():
+            unset = values.pop("null", [])
+            if not values:
+                continue  # no host sets it: the argument (the role's default) applies
+            default = json.dumps(args[key], sort_keys=True)
+            if len(values) == 1 and (not unset or default in values):
+                settings[key] = json.loads(next(iter(values)))
+                continue
+            if unset:
+                values["%s (the default, unset)" % default] = unset
+            detail = "; ".join("%s on %s" % (v, _few(h)) for v, h in sorted(values.items()))
+            problems.append(
+                "hosts disagree on %s: %s. Cluster-wide settings belong to the group, not to single hosts"
+                % (SHARED_VARS[key], detail)
+            )
+        return hosts, settings, problems
+
+    def _write_plan(self, plan_dir, plan):
+        files = {
+            "plan.json": json.dumps(plan, indent=2, sort_keys=True) + "\n",
+            "plan.txt": planner.plan_table(plan),
+        }
+        changed = []
+        for fname, text in files.items():
+            path = os.path.join(plan_dir, fname)
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    if handle.read() == text:
+                        continue
+            except OSError:
+                pass
+            changed.append(path)
+            if not self._task.check_mode:
+                ledger.write_atomic(path, text)
+        return changed
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = {k: _plain(v) for k, v in args.items()}
+        names = list(task_vars.get("groups", {}).get(args["group"], []))
+        if not names:
+            raise AnsibleActionFail("the inventory group %r is empty or missing: no fabric to plan" % args["group"])
+        hosts, args, problems = self._host_inputs(names, task_vars["hostvars"], args)
+        settings = planner.Settings(
+            network=args["network"],
+            subnet_len=args["subnet_len"],
+            subnet_min=args["subnet_min"] or None,
+            subnet_max=args["subnet_max"] or None,
+            backend=args["backend"],
+            reserved=tuple(args["reserved_networks"]),
+            vxlan_vni=args["vxlan_vni"],
+            vxlan_port=args["vxlan_port"],
+            vxlan_direct_routing=args["vxlan_direct_routing"],
+            ip_masq=args["ip_masq"],
+            route_protocol=args["route_protocol"],
+            default_mtu=args["default_mtu"],
+        )
+        try:
+            if problems:
+                raise planner.PlanError(problems)
+            out = ledger.plan(
+                args["lease_file"], settings, hosts, release=args["release"], check_mode=self._task.check_mode
+            )
+        except planner.PlanError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        plan = out["plan"]
+        written = [args["lease_file"]] if out["changed"] else []
+        if args["plan_dir"]:
+            written += self._write_plan(args["plan_dir"], plan)
+        result.update(
+            changed=bool(written),
+            written=written,
+            released=out["released"],
+            ansible_facts={"fabric_plan": plan},
+            msg="%d hosts planned in %s (/%d each), backend %s; lease file %s%s"
+            % (
+                len(plan["hosts"]),
+                plan["network"],
+                plan["subnet_len"],
+                plan["backend"],
+                args["lease_file"],
+                ", released: " + ", ".join(out["released"]) if out["released"] else "",
+            ),
+        )
+        if out["unknown_release"]:
+            result["warnings"] = ["no lease to release for: %s" % ", ".join(out["unknown_release"])]
+        if self._task.diff and out["changed"]:
+            result["diff"] = {
+                "before": out["before"],
+                "after": out["after"],
+                "before_header": args["lease_file"],
+                "after_header": args["lease_file"],
+            }
+        return result

@@ -1,0 +1,38 @@
+# Copyright: crosshost.fabric developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn the fabric plan into one host's desired state.
+
+Thin wrappers: the per-peer work is done by the planner, tested there; the
+roles only pass its output to the host-side modules. Docs: the YAML files
+beside this one.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import planner
+
+
+def _wrap(func):
+    def filter_func(plan, host):
+        if not isinstance(plan, dict) or "hosts" not in plan:
+            raise AnsibleFilterError(
+                "%s: expected the fabric_plan fact (run crosshost.fabric.plan first)" % func.__name__
+            )
+        try:
+            return func(plan, host)
+        except planner.PlanError as exc:
+            raise AnsibleFilterError(str(exc)) from None
+
+    filter_func.__name__ = func.__name__
+    filter_func.__doc__ = func.__doc__
+    return filter_func
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            name: _wrap(getattr(planner, name))
+            for name in ("vxlan_state", "firewall_state", "docker_config", "subnet_env")
+        }

@@ -1,0 +1,167 @@
+# Copyright: crosshost.fabric developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# The work is done by the action plugin of the same name, on the controller.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: fabric_plan
+short_description: Plan the fabric - a container subnet per host, leased for good
+version_added: 0.1.0
+description:
+  - Runs on the controller and never contacts a managed host. Reads every host of the inventory group
+    O(group) (also hosts limited out of the run) with its public IP, interface, pinned subnet and the facts
+    Ansible knows of it, validates the whole inventory, allocates one subnet of O(network) per host, and
+    returns the plan as the fact C(fabric_plan).
+  - Leases are kept in a YAML ledger (O(lease_file)) under an exclusive lock and replaced atomically. A
+    leased host keeps its subnet whatever hosts come and go; a new host takes the lowest free subnet; a host
+    that leaves the inventory keeps its lease until it is listed in O(release).
+  - Any bad input fails the task before anything is written, with a message naming the hosts and values
+    at fault.
+  - The subnet arithmetic lives in the collection's planner (C(plugins/plugin_utils/planner.py)), pure
+    Python on netaddr.
+author:
+  - crosshost.fabric developers
+requirements:
+  - netaddr (on the controller)
+  - PyYAML (on the controller)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  action:
+    support: full
+  check_mode:
+    support: full
+    details: Computes the plan and reports what it would write; writes nothing.
+  diff_mode:
+    support: full
+    details: Shows the lease file before and after.
+  platform:
+    platforms: all
+options:
+  group:
+    description: Inventory group whose hosts form the fabric.
+    type: str
+    default: fabric
+  network:
+    description: The cluster network, cut into one subnet per host. IPv4 only.
+    type: str
+    default: 10.244.0.0/16
+  subnet_len:
+    description: Prefix length of each host's subnet; longer than the network's prefix, at most 30.
+    type: raw
+    default: 24
+  subnet_min:
+    description: First subnet handed out (default, as in flannel, the second subnet of the network).
+    type: str
+  subnet_max:
+    description: Last subnet handed out (default, the last subnet of the network).
+    type: str
+  backend:
+    description: How traffic crosses hosts; sets the MTU and what each host programs.
+    type: str
+    choices: [vxlan, host-gw, udp, bgp]
+    default: vxlan
+  reserved_networks:
+    description:
+      - Ranges the cluster network must not overlap, besides the built-in ones (0.0.0.0/8, loopback,
+        169.254.0.0/16, multicast, 240.0.0.0/4) and each host's own networks.
+    type: list
+    elements: str
+    default: [172.17.0.0/16]
+  vxlan_vni:
+    description: VXLAN network identifier; the VTEP is named C(flannel.<vni>).
+    type: int
+    default: 1
+  vxlan_port:
+    description: VXLAN UDP port.
+    type: int
+    default: 8472
+  vxlan_direct_routing:
+    description: Route to peers on the same L2 segment directly instead of through the tunnel.
+    type: bool
+    default: false
+  ip_masq:
+    description: The fabric masquerades traffic leaving the cluster network (Docker's own ip-masq is turned off).
+    type: bool
+    default: true
+  route_protocol:
+    description: Routing protocol number that tags every route the collection installs.
+    type: int
+    default: 244
+  default_mtu:
+    description: Underlay MTU assumed for hosts whose interface MTU is not known from facts.
+    type: int
+    default: 1500
+  lease_file:
+    description: Path of the lease ledger on the controller.
+    type: path
+    required: true
+  plan_dir:
+    description: When set, the plan is written there as C(plan.json) and as the readable table C(plan.txt).
+    type: path
+  release:
+    description: Hosts whose lease is released. They must no longer be in O(group).
+    type: list
+    elements: str
+    default: []
+notes:
+  - Per-host inputs come from host variables, never from arguments. C(fabric_public_ip) (default
+    C(ansible_host) when it is an IP address, else the default IPv4 address from facts), C(fabric_iface)
+    (default the interface holding the public IP), C(fabric_subnet) (a pin), C(fabric_iface_mtu).
+  - Run it once (O(run_once=true)) delegated to localhost; the fact then reaches every host of the play.
+seealso:
+  - module: crosshost.fabric.fabric_vxlan
+"""
+
+EXAMPLES = r"""
+- name: Plan the fabric for the whole inventory
+  crosshost.fabric.fabric_plan:
+    network: 10.244.0.0/16
+    lease_file: "{{ inventory_dir }}/fabric-leases.yml"
+    plan_dir: "{{ inventory_dir }}/fabric-plan"
+  run_once: true
+  delegate_to: localhost
+
+- name: Release the lease of a host that left the inventory for good
+  crosshost.fabric.fabric_plan:
+    lease_file: "{{ inventory_dir }}/fabric-leases.yml"
+    release: [node7]
+  run_once: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: The plan.
+  returned: success
+  type: complex
+  contains:
+    fabric_plan:
+      description: Settings and, per host, public_ip, public_net, subnet, gateway, vtep_ip, mtu, iface, vtep_mac.
+      type: dict
+      sample:
+        network: 10.244.0.0/16
+        subnet_len: 24
+        backend: vxlan
+        hosts:
+          node1:
+            public_ip: 192.0.2.11
+            subnet: 10.244.1.0/24
+            gateway: 10.244.1.1
+            vtep_ip: 10.244.1.0
+            mtu: 1450
+            iface: eth0
+            vtep_mac: 0e:fa:0a:f4:01:00
+written:
+  description: Files written (or, in check mode, that would be written).
+  returned: always
+  type: list
+  elements: str
+released:
+  description: Hosts whose lease was released.
+  returned: always
+  type: list
+  elements: str
+"""

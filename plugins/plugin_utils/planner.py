@@ -1,0 +1,669 @@
+# -*- coding: utf-8 -*-
+# Copyright: crosshost.fabric developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fabric planner: inventory in, per-host desired state out.
+
+Pure Python on netaddr. It imports nothing from Ansible so that it can be
+unit- and property-tested on its own; the controller-side plugins of the
+collection are thin wrappers around the functions below.
+
+Everything with network logic lives here: subnet allocation (by arithmetic,
+never by materialising ``IPNetwork.subnet()``), validation, the per-host VTEP
+MAC, MTUs, and the per-peer entries each backend programs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import netaddr
+
+BACKENDS = ("vxlan", "host-gw", "udp", "bgp")
+
+# Bytes of encapsulation each backend adds on the wire (flannel's figures).
+BACKEND_OVERHEAD = {"vxlan": 50, "udp": 28, "host-gw": 0, "bgp": 0}
+
+# Ranges the cluster network may never overlap, whatever the user says.
+BUILTIN_RESERVED = ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
+
+# Extendable by the user (fabric_reserved_networks); Docker's default bridge.
+DEFAULT_RESERVED = ("172.17.0.0/16",)
+
+DEFAULT_ROUTE_PROTOCOL = 244
+MAX_SUBNET_LEN = {4: 30, 6: 126}
+
+
+class PlanError(ValueError):
+    """Bad input. ``problems`` lists every fault found, each naming hosts and values."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("fabric plan rejected:\n  - " + "\n  - ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Cluster-wide settings (the ``fabric_*`` group variables)."""
+
+    network: str = "10.244.0.0/16"
+    subnet_len: int = 24
+    subnet_min: Optional[str] = None
+    subnet_max: Optional[str] = None
+    backend: str = "vxlan"
+    reserved: Tuple[str, ...] = DEFAULT_RESERVED
+    vxlan_vni: int = 1
+    vxlan_port: int = 8472
+    vxlan_direct_routing: bool = False
+    ip_masq: bool = True
+    route_protocol: int = DEFAULT_ROUTE_PROTOCOL
+    default_mtu: int = 1500
+
+
+@dataclass
+class HostInput:
+    """What the inventory (and, where gathered or cached, facts) say of one host."""
+
+    name: str
+    public_ip: Optional[str] = None
+    iface: Optional[str] = None
+    iface_mtu: Optional[int] = None
+    # The host's own networks, as CIDRs (its interfaces' networks when known).
+    networks: List[str] = field(default_factory=list)
+    # The network of the interface that holds the public IP, when known.
+    public_net: Optional[str] = None
+    pinned_subnet: Optional[str] = None
+
+
+# --------------------------------------------------------------------------- #
+# Parsing helpers
+# --------------------------------------------------------------------------- #
+
+
+def _parse_net(value: Any) -> Optional[netaddr.IPNetwork]:
+    try:
+        if value is None or isinstance(value, bool):
+            return None
+        text = str(value).strip()
+        if "/" not in text:
+            return None
+        return netaddr.IPNetwork(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return None
+
+
+def _parse_ip(value: Any) -> Optional[netaddr.IPAddress]:
+    try:
+        if value is None or isinstance(value, bool):
+            return None
+        text = str(value).strip()
+        if "/" in text:
+            return None
+        return netaddr.IPAddress(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return None
+
+
+def is_ip(value: Any) -> bool:
+    """True for a plain IP address (no prefix), used to pick a default public IP."""
+    return _parse_ip(value) is not None
+
+
+def subnet_sort_key(cidr: Any) -> Tuple[int, str]:
+    """Sort CIDR strings by address (unparseable ones first, by text)."""
+    net = _parse_net(cidr)
+    return (net.first if net is not None else -1, str(cidr))
+
+
+def _overlaps(a: netaddr.IPNetwork, b: netaddr.IPNetwork) -> bool:
+    return a.version == b.version and a.first <= b.last and b.first <= a.last
+
+
+@dataclass(frozen=True)
+class Space:
+    """The cluster network cut into equal subnets, indexed by arithmetic."""
+
+    network: netaddr.IPNetwork
+    subnet_len: int
+    lo: int  # lowest index handed out
+    hi: int  # highest index handed out
+
+    @property
+    def bits(self) -> int:
+        return 32 if self.network.version == 4 else 128
+
+    @property
+    def block(self) -> int:
+        return 1 << (self.bits - self.subnet_len)
+
+    def subnet(self, index: int) -> netaddr.IPNetwork:
+        first = self.network.first + index * self.block
+        return netaddr.IPNetwork((first, self.subnet_len), version=self.network.version)
+
+    def index_of(self, subnet: netaddr.IPNetwork) -> Optional[int]:
+        """Index of an aligned subnet of the right length inside the network, else None."""
+        if subnet.prefixlen != self.subnet_len or subnet.version != self.network.version:
+            return None
+        if subnet.value != subnet.first:
+            return None
+        if not (self.network.first <= subnet.first <= self.network.last):
+            return None
+        offset = subnet.first - self.network.first
+        if offset % self.block:
+            return None
+        return offset // self.block
+
+
+def check_settings(settings: Settings) -> Tuple[Space, List[str]]:
+    """Validate the cluster settings; return the subnet space and the problems found."""
+    problems: List[str] = []
+    net = _parse_net(settings.network)
+    if net is None:
+        problems.append("fabric_network %r is not a valid CIDR network (e.g. 10.244.0.0/16)" % (settings.network,))
+        return None, problems  # type: ignore[return-value]
+    if net.version != 4:
+        problems.append(
+            "fabric_network %s is IPv6: Docker's bip and the fabric backends need an IPv4 network" % net
+        )
+        return None, problems  # type: ignore[return-value]
+    if net.value != net.first:
+        problems.append(
+            "fabric_network %s is not a network address (host bits set; did you mean %s?)" % (net, net.cidr)
+        )
+    if settings.backend not in BACKENDS:
+        problems.append(
+            "fabric_backend %r is unknown (choose one of: %s)" % (settings.backend, ", ".join(BACKENDS))
+        )
+    try:
+        length = int(settings.subnet_len)
+        if isinstance(settings.subnet_len, bool):
+            raise ValueError
+    except (TypeError, ValueError):
+        problems.append("fabric_subnet_len %r is not an integer" % (settings.subnet_len,))
+        return None, problems  # type: ignore[return-value]
+    max_len = MAX_SUBNET_LEN[net.version]
+    if length <= net.prefixlen:
+        problems.append(
+            "fabric_subnet_len /%d must be longer than the prefix of fabric_network %s" % (length, net.cidr)
+        )
+    elif length > max_len:
+        problems.append(
+            "fabric_subnet_len /%d is longer than /%d: no room for a gateway and containers" % (length, max_len)
+        )
+    for builtin in BUILTIN_RESERVED:
+        r = netaddr.IPNetwork(builtin)
+        if _overlaps(net, r):
+            problems.append("fabric_network %s overlaps the reserved range %s" % (net.cidr, r))
+    for value in settings.reserved or ():
+        r = _parse_net(value)
+        if r is None:
+            problems.append("fabric_reserved_networks entry %r is not a valid CIDR" % (value,))
+        elif _overlaps(net, r):
+            problems.append(
+                "fabric_network %s overlaps the reserved range %s (fabric_reserved_networks)" % (net.cidr, r.cidr)
+            )
+    if not 1 <= int(settings.vxlan_vni) <= 16777215:
+        problems.append("fabric_vxlan_vni %r is outside 1..16777215" % (settings.vxlan_vni,))
+    if not 1 <= int(settings.vxlan_port) <= 65535:
+        problems.append("fabric_vxlan_port %r is outside 1..65535" % (settings.vxlan_port,))
+    if not 1 <= int(settings.route_protocol) <= 255 or int(settings.route_protocol) in (1, 2, 3, 4):
+        problems.append(
+            "fabric_route_protocol %r must be 5..255 (1-4 belong to the kernel)" % (settings.route_protocol,)
+        )
+    if problems:
+        return None, problems  # type: ignore[return-value]
+
+    net = net.cidr
+    count = 1 << (length - net.prefixlen)
+    probe = Space(net, length, 0, count - 1)
+    lo, hi = 1, count - 1  # flannel: the first subnet of the network is not handed out
+    for label, value in (("fabric_subnet_min", settings.subnet_min), ("fabric_subnet_max", settings.subnet_max)):
+        if value in (None, ""):
+            continue
+        sub = _parse_net(value)
+        if sub is None and _parse_ip(value) is not None:
+            sub = netaddr.IPNetwork("%s/%d" % (value, length))
+        idx = probe.index_of(sub) if sub is not None else None
+        if idx is None:
+            problems.append(
+                "%s %r is not an aligned /%d subnet of fabric_network %s" % (label, value, length, net)
+            )
+        elif label == "fabric_subnet_min":
+            lo = idx
+        else:
+            hi = idx
+    if not problems and lo > hi:
+        problems.append(
+            "fabric_subnet_min %s is above fabric_subnet_max %s" % (probe.subnet(lo), probe.subnet(hi))
+        )
+    return Space(net, length, lo, hi), problems
+
+
+# Interfaces the fabric itself creates: their networks are ours, not the host's.
+FABRIC_IFACES = re.compile(r"^(docker0|cni0|flannel[.0-9]*|fabric[-_.].*)$")
+
+
+def host_from_facts(
+    name: str,
+    facts: Optional[Mapping[str, Any]] = None,
+    public_ip: Any = None,
+    ansible_host: Any = None,
+    iface: Any = None,
+    pinned_subnet: Any = None,
+    iface_mtu: Any = None,
+) -> HostInput:
+    """Build a HostInput from inventory values and (possibly empty) Ansible facts.
+
+    Public IP: ``fabric_public_ip``, else ``ansible_host`` when it is an IP, else
+    the default IPv4 address from facts. Interface: ``fabric_iface``, else the one
+    holding the public IP. The host's own networks come from the facts of every
+    interface the fabric did not create (docker0, flannel.N, cni0 are skipped).
+    """
+    facts = facts or {}
+    if public_ip in (None, ""):
+        if is_ip(ansible_host):
+            public_ip = str(ansible_host)
+        else:
+            public_ip = (facts.get("default_ipv4") or {}).get("address")
+    networks: List[str] = []
+    found_iface, public_net, found_mtu = None, None, None
+    for ifname in facts.get("interfaces") or ():
+        info = facts.get(str(ifname).replace("-", "_").replace(".", "_")) or {}
+        addrs = []
+        v4 = info.get("ipv4")
+        if isinstance(v4, dict):
+            addrs.append(v4)
+        addrs += [a for a in info.get("ipv4_secondaries") or () if isinstance(a, dict)]
+        for a in addrs:
+            if not a.get("address") or not a.get("netmask"):
+                continue
+            cidr = str(netaddr.IPNetwork("%s/%s" % (a["address"], a["netmask"])).cidr)
+            if public_ip and str(a["address"]) == str(public_ip):
+                found_iface, public_net, found_mtu = ifname, cidr, info.get("mtu")
+            if ifname != "lo" and not FABRIC_IFACES.match(str(ifname)):
+                networks.append(cidr)
+    iface = iface or found_iface
+    if iface and iface != found_iface:
+        info = facts.get(str(iface).replace("-", "_").replace(".", "_")) or {}
+        found_mtu = info.get("mtu")
+    return HostInput(
+        name=name,
+        public_ip=None if public_ip in (None, "") else str(public_ip),
+        iface=iface or None,
+        iface_mtu=iface_mtu or found_mtu,
+        networks=sorted(set(networks)),
+        public_net=public_net,
+        pinned_subnet=pinned_subnet,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Leases and allocation
+# --------------------------------------------------------------------------- #
+
+
+def check_leases(space: Space, leases: Mapping[str, str]) -> Tuple[Dict[str, int], List[str]]:
+    """Turn a ledger's {host: subnet} into {host: index}; report leases edited into faults."""
+    problems: List[str] = []
+    indexes: Dict[str, int] = {}
+    owner: Dict[int, str] = {}
+    for host in sorted(leases):
+        value = leases[host]
+        sub = _parse_net(value)
+        idx = space.index_of(sub) if sub is not None else None
+        if idx is None:
+            problems.append(
+                "lease file: host %s holds %r, which is not an aligned /%d subnet of %s"
+                % (host, value, space.subnet_len, space.network)
+            )
+            continue
+        if idx in owner:
+            problems.append(
+                "lease file: hosts %s and %s both hold %s" % (owner[idx], host, space.subnet(idx))
+            )
+            continue
+        owner[idx] = host
+        indexes[host] = idx
+    return indexes, problems
+
+
+def allocate(
+    space: Space,
+    hosts: Sequence[str],
+    leases: Mapping[str, int],
+    pins: Optional[Mapping[str, int]] = None,
+) -> Dict[str, int]:
+    """Give each host a subnet index.
+
+    Leased hosts keep their index (leases of hosts not in ``hosts`` stay reserved);
+    pinned hosts take their pin; every other host, in name order, takes the lowest
+    free index in [space.lo, space.hi]. Raises PlanError when the space runs out.
+    Runs in O(n log n): a sorted walk over the taken indexes, no subnet list.
+    """
+    pins = pins or {}
+    result: Dict[str, int] = {}
+    taken = set(leases.values()) | set(pins.values())
+    for host in hosts:
+        if host in leases:
+            result[host] = leases[host]
+        elif host in pins:
+            result[host] = pins[host]
+    todo = sorted(h for h in hosts if h not in result)
+    if not todo:
+        return result
+    blocked = sorted(i for i in taken if space.lo <= i <= space.hi)
+    free_total = (space.hi - space.lo + 1) - len(blocked)
+    if len(todo) > free_total:
+        raise PlanError(
+            [
+                "%d new hosts need a subnet but only %d of the %d /%d subnets of %s between %s and %s are free "
+                "(first hosts without one: %s)"
+                % (
+                    len(todo),
+                    max(free_total, 0),
+                    space.hi - space.lo + 1,
+                    space.subnet_len,
+                    space.network,
+                    space.subnet(space.lo),
+                    space.subnet(space.hi),
+                    ", ".join(todo[max(free_total, 0):][:5]),
+                )
+            ]
+        )
+    candidate = space.lo
+    b = 0
+    for host in todo:
+        while b < len(blocked) and blocked[b] < candidate:
+            b += 1
+        while b < len(blocked) and blocked[b] == candidate:
+            candidate += 1
+            b += 1
+        result[host] = candidate
+        candidate += 1
+    return result
+
+
+# --------------------------------------------------------------------------- #
+# The plan
+# --------------------------------------------------------------------------- #
+
+
+def vtep_mac(subnet: netaddr.IPNetwork) -> str:
+    """Deterministic, locally administered unicast MAC for a host's VTEP.
+
+    ``0e:fa`` + the four bytes of the subnet's network address: unique across the
+    fabric because subnets are, and known to every peer from the plan alone.
+    """
+    octets = subnet.first.to_bytes(16 if subnet.version == 6 else 4, "big")
+    if subnet.version == 6:
+        octets = hashlib.sha256(octets).digest()[:4]
+    return "0e:fa:" + ":".join("%02x" % o for o in octets)
+
+
+def _check_hosts(space: Space, settings: Settings, hosts: Sequence[HostInput]) -> Tuple[Dict[str, int], List[str]]:
+    problems: List[str] = []
+    seen_ip: Dict[str, List[str]] = {}
+    pins: Dict[str, int] = {}
+    pin_owner: Dict[int, str] = {}
+    for h in hosts:
+        ip = _parse_ip(h.public_ip)
+        if h.public_ip in (None, ""):
+            problems.append(
+                "host %s has no public IP: set fabric_public_ip, or ansible_host to an IP, or gather facts" % h.name
+            )
+        elif ip is None:
+            problems.append("host %s: fabric_public_ip %r is not an IP address" % (h.name, h.public_ip))
+        else:
+            seen_ip.setdefault(str(ip), []).append(h.name)
+            if ip in space.network:
+                problems.append(
+                    "host %s: its public IP %s lies inside fabric_network %s" % (h.name, ip, space.network)
+                )
+        for value in h.networks:
+            own = _parse_net(value)
+            if own is not None and own.prefixlen > 0 and _overlaps(own.cidr, space.network):
+                problems.append(
+                    "host %s: its own network %s overlaps fabric_network %s" % (h.name, own.cidr, space.network)
+                )
+        if h.pinned_subnet not in (None, ""):
+            sub = _parse_net(h.pinned_subnet)
+            idx = space.index_of(sub) if sub is not None else None
+            if sub is None:
+                problems.append("host %s: fabric_subnet %r is not a valid CIDR" % (h.name, h.pinned_subnet))
+            elif not (space.network.first <= sub.first and sub.last <= space.network.last):
+                problems.append(
+                    "host %s: fabric_subnet %s is outside fabric_network %s" % (h.name, sub, space.network)
+                )
+            elif idx is None:
+                problems.append(
+                    "host %s: fabric_subnet %s is not an aligned /%d subnet of %s (did you mean %s?)"
+                    % (h.name, sub, space.subnet_len, space.network,
+                       netaddr.IPNetwork("%s/%d" % (sub.ip, space.subnet_len)).cidr)
+                )
+            elif idx in pin_owner:
+                problems.append(
+                    "hosts %s and %s are both pinned to fabric_subnet %s" % (pin_owner[idx], h.name, space.subnet(idx))
+                )
+            else:
+                pin_owner[idx] = h.name
+                pins[h.name] = idx
+    for ip, names in sorted(seen_ip.items()):
+        if len(names) > 1:
+            problems.append("duplicate public IP %s on hosts %s" % (ip, ", ".join(sorted(names))))
+    return pins, problems
+
+
+def build_plan(
+    settings: Settings,
+    hosts: Sequence[HostInput],
+    leases: Optional[Mapping[str, str]] = None,
+    release: Iterable[str] = (),
+) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """Validate everything and compute the plan.
+
+    Returns ``(plan, new_leases)``. ``plan`` is JSON-serialisable: the settings and,
+    per host, its public IP, subnet, docker0 gateway, MTU, underlay interface and
+    VTEP MAC. ``new_leases`` is the ledger to write ({host: subnet}): the old
+    leases minus the released ones plus the new hosts'. Raises PlanError listing
+    every problem; nothing is returned (so nothing is written) on bad input.
+    """
+    space, problems = check_settings(settings)
+    if space is None or problems:
+        raise PlanError(problems)
+    names = [h.name for h in hosts]
+    dupes = sorted(n for n, c in Counter(names).items() if c > 1)
+    if dupes:
+        problems.append("hosts listed twice: %s" % ", ".join(dupes))
+    pins, host_problems = _check_hosts(space, settings, hosts)
+    problems += host_problems
+    leases = dict(leases or {})
+    release = sorted(set(release))
+    in_inventory = set(names)
+    still_here = [h for h in release if h in in_inventory]
+    if still_here:
+        problems.append(
+            "cannot release the lease of hosts still in the fabric group: %s (remove them from the inventory first)"
+            % ", ".join(still_here)
+        )
+    for host in release:
+        leases.pop(host, None)
+    lease_idx, lease_problems = check_leases(space, leases)
+    problems += lease_problems
+    for host, idx in sorted(pins.items()):
+        if host in lease_idx and lease_idx[host] != idx:
+            problems.append(
+                "host %s is pinned to fabric_subnet %s but holds the lease %s; leased hosts are never renumbered "
+                "(remove the host, release its lease, then add it back with the pin)"
+                % (host, space.subnet(idx), space.subnet(lease_idx[host]))
+            )
+        for other, oidx in lease_idx.items():
+            if other != host and oidx == idx:
+                problems.append(
+                    "host %s is pinned to fabric_subnet %s, which is leased to %s" % (host, space.subnet(idx), other)
+                )
+    if problems:
+        raise PlanError(problems)
+    assigned = allocate(space, names, lease_idx, pins)
+
+    by_name = {h.name: h for h in hosts}
+    overhead = BACKEND_OVERHEAD[settings.backend]
+    plan_hosts: Dict[str, Dict[str, Any]] = {}
+    for name in names:
+        h = by_name[name]
+        sub = space.subnet(assigned[name])
+        iface_mtu = int(h.iface_mtu) if h.iface_mtu else int(settings.default_mtu)
+        plan_hosts[name] = {
+            "public_ip": str(netaddr.IPAddress(h.public_ip)),
+            "public_net": str(_parse_net(h.public_net).cidr) if _parse_net(h.public_net) is not None else None,
+            "subnet": str(sub),
+            "gateway": str(netaddr.IPAddress(sub.first + 1, sub.version)),
+            "vtep_ip": str(sub.network),
+            "mtu": iface_mtu - overhead,
+            "iface": h.iface,
+            "vtep_mac": vtep_mac(sub),
+        }
+    new_leases = {host: str(space.subnet(idx)) for host, idx in lease_idx.items()}
+    for name in names:
+        new_leases[name] = plan_hosts[name]["subnet"]
+    plan = {
+        "network": str(space.network),
+        "subnet_len": space.subnet_len,
+        "backend": settings.backend,
+        "vxlan_vni": int(settings.vxlan_vni),
+        "vxlan_port": int(settings.vxlan_port),
+        "vxlan_direct_routing": bool(settings.vxlan_direct_routing),
+        "ip_masq": bool(settings.ip_masq),
+        "route_protocol": int(settings.route_protocol),
+        "hosts": plan_hosts,
+    }
+    return plan, dict(sorted(new_leases.items()))
+
+
+# --------------------------------------------------------------------------- #
+# Per-host desired state
+# --------------------------------------------------------------------------- #
+
+
+def _me(plan: Mapping[str, Any], host: str) -> Mapping[str, Any]:
+    try:
+        return plan["hosts"][host]
+    except KeyError:
+        raise PlanError(["host %s is not in the fabric plan (is it in the group fabric?)" % host]) from None
+
+
+def vxlan_device(plan: Mapping[str, Any]) -> str:
+    return "flannel.%d" % int(plan["vxlan_vni"])
+
+
+def vxlan_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
+    """Everything ``crosshost.fabric.fabric_vxlan`` must program on ``host``.
+
+    Per peer, flannel's three entries: a permanent neighbour for the peer's VTEP
+    address, a permanent FDB entry sending the peer's VTEP MAC to its public IP,
+    and an onlink route to the peer's subnet via its VTEP address. With direct
+    routing, peers whose public IP lies on this host's own segment also carry a
+    ``direct`` alternative (the module confirms it with ``ip route get``).
+    O(peers): no IP arithmetic per peer beyond one membership test.
+    """
+    me = _me(plan, host)
+    if not me.get("iface"):
+        raise PlanError(["host %s: no underlay interface known (set fabric_iface or gather facts)" % host])
+    device = vxlan_device(plan)
+    direct_net = None
+    if plan.get("vxlan_direct_routing") and me.get("public_net"):
+        direct_net = netaddr.IPNetwork(me["public_net"])
+    lo, hi = (direct_net.first, direct_net.last) if direct_net is not None else (1, 0)
+    neighbours, fdb, routes = [], [], []
+    for name, peer in plan["hosts"].items():
+        if name == host:
+            continue
+        neighbours.append({"dst": peer["vtep_ip"], "lladdr": peer["vtep_mac"]})
+        fdb.append({"lladdr": peer["vtep_mac"], "dst": peer["public_ip"]})
+        route = {"dst": peer["subnet"], "via": peer["vtep_ip"], "dev": device, "onlink": True}
+        if direct_net is not None and lo <= int(netaddr.IPAddress(peer["public_ip"])) <= hi:
+            route["direct"] = {"via": peer["public_ip"], "dev": me["iface"]}
+        routes.append(route)
+    return {
+        "device": device,
+        "vni": int(plan["vxlan_vni"]),
+        "port": int(plan["vxlan_port"]),
+        "local": me["public_ip"],
+        "dev": me["iface"],
+        "mac": me["vtep_mac"],
+        "address": "%s/32" % me["vtep_ip"],
+        "mtu": int(me["mtu"]),
+        "route_protocol": int(plan["route_protocol"]),
+        "neighbours": neighbours,
+        "fdb": fdb,
+        "routes": routes,
+        "checksum_offload_workaround": True,
+        "rp_filter": 2,
+    }
+
+
+def firewall_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
+    """flannel's masquerade rules and the FORWARD accepts Docker's DROP policy needs."""
+    me = _me(plan, host)
+    net, sub = plan["network"], me["subnet"]
+    chains = [
+        {
+            "table": "filter",
+            "chain": "FABRIC-FORWARD",
+            "hook": "FORWARD",
+            "position": "first",
+            "rules": ["-s %s -j ACCEPT" % net, "-d %s -j ACCEPT" % net],
+        }
+    ]
+    if plan.get("ip_masq", True):
+        chains.append(
+            {
+                "table": "nat",
+                "chain": "FABRIC-POSTROUTING",
+                "hook": "POSTROUTING",
+                "position": "first",
+                "rules": [
+                    "-s %s -d %s -j RETURN" % (net, net),
+                    "-s %s ! -d 224.0.0.0/4 -j MASQUERADE --random-fully" % net,
+                    "! -s %s -d %s -j RETURN" % (net, sub),
+                    "! -s %s -d %s -j MASQUERADE --random-fully" % (net, net),
+                ],
+            }
+        )
+    return {"chains": chains}
+
+
+def docker_config(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
+    """The keys the fabric merges into /etc/docker/daemon.json."""
+    me = _me(plan, host)
+    config: Dict[str, Any] = {
+        "bip": "%s/%d" % (me["gateway"], int(plan["subnet_len"])),
+        "mtu": int(me["mtu"]),
+    }
+    if plan.get("ip_masq", True):
+        config["ip-masq"] = False
+    return config
+
+
+def subnet_env(plan: Mapping[str, Any], host: str) -> str:
+    """flannel's /run/flannel/subnet.env, which existing tools (CNI, scripts) read."""
+    me = _me(plan, host)
+    return (
+        "FLANNEL_NETWORK=%s\nFLANNEL_SUBNET=%s/%d\nFLANNEL_MTU=%d\nFLANNEL_IPMASQ=%s\n"
+        % (plan["network"], me["gateway"], int(plan["subnet_len"]), int(me["mtu"]),
+           "true" if plan.get("ip_masq", True) else "false")
+    )
+
+
+def plan_table(plan: Mapping[str, Any]) -> str:
+    """The allocation table as readable text, one host a line, in subnet order."""
+    rows = [("HOST", "PUBLIC IP", "SUBNET", "GATEWAY", "MTU")]
+    order = sorted(plan["hosts"].items(), key=lambda kv: subnet_sort_key(kv[1]["subnet"]))
+    for name, h in order:
+        rows.append((name, h["public_ip"], h["subnet"], h["gateway"], str(h["mtu"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    head = "# fabric %s, backend %s, /%d per host, %d hosts\n" % (
+        plan["network"], plan["backend"], int(plan["subnet_len"]), len(plan["hosts"]))
+    return head + "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows) + "\n"
