@@ -1,0 +1,106 @@
+"""Property tests: random add/remove/release sequences never renumber a leased host and never
+hand out overlapping subnets. Thousands of sequences in memory, a few hundred through the
+real ledger file."""
+
+import netaddr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import ledger, planner
+from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import HostInput, PlanError, Settings
+
+NAMES = ["h%02d" % i for i in range(24)]
+# A small space so that exhaustion happens: /24 cut into /28 -> 16 subnets, 15 handed out.
+SMALL = Settings(network="10.244.7.0/24", subnet_len=28)
+
+ops = st.lists(
+    st.tuples(st.sampled_from(["add", "remove", "release"]), st.sampled_from(NAMES)),
+    min_size=1,
+    max_size=40,
+)
+
+
+def host(name):
+    return HostInput(name, public_ip="192.0.2.%d" % (NAMES.index(name) + 1), iface="eth0")
+
+
+def check_invariants(leases, plan, inventory, space_settings):
+    nets = [netaddr.IPNetwork(s) for s in leases.values()]
+    # No two leases overlap (same length, so overlap means equal).
+    assert len({n.first for n in nets}) == len(nets)
+    net = netaddr.IPNetwork(space_settings.network)
+    for n in nets:
+        assert n.prefixlen == space_settings.subnet_len
+        assert net.first < n.first and n.last <= net.last  # inside, and never the first subnet
+    # Every host in the inventory is planned with exactly its lease.
+    assert set(plan["hosts"]) == set(inventory)
+    for name, h in plan["hosts"].items():
+        assert leases[name] == h["subnet"]
+
+
+def run_sequence(sequence, apply):
+    """Drive a sequence of operations; ``apply(inventory, release)`` returns new leases or raises PlanError."""
+    inventory, leases, ever = [], {}, {}
+    for op, name in sequence:
+        release = []
+        if op == "add" and name not in inventory:
+            inventory.append(name)
+        elif op == "remove" and name in inventory:
+            inventory.remove(name)
+        elif op == "release":
+            if name in inventory:
+                continue  # refused by design; tested elsewhere
+            release = [name]
+        try:
+            new_leases, plan = apply(sorted(inventory), release)
+        except PlanError as exc:
+            # Only legitimate failure: the space is full.
+            assert "need a subnet but only" in str(exc), str(exc)
+            assert len(set(leases) | set(inventory)) > 15
+            inventory.remove(name)
+            continue
+        # A lease, once given, never changes while it exists.
+        for h, subnet in leases.items():
+            if h in new_leases:
+                assert new_leases[h] == subnet, "%s renumbered %s -> %s" % (h, subnet, new_leases[h])
+        # A released host disappears; nobody else loses a lease.
+        assert set(leases) - set(new_leases) <= set(release)
+        # A host that comes back after leaving (without release) gets its old subnet.
+        for h in inventory:
+            if h in ever and h in leases:
+                assert new_leases[h] == ever[h]
+        check_invariants(new_leases, plan, inventory, SMALL)
+        leases = new_leases
+        for h, s in leases.items():
+            if h not in release:
+                ever[h] = s
+        for h in release:
+            ever.pop(h, None)
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops)
+def test_random_sequences_in_memory(sequence):
+    state = {"leases": {}}
+
+    def apply(inventory, release):
+        plan, new = planner.build_plan(SMALL, [host(n) for n in inventory], state["leases"], release)
+        state["leases"] = new
+        return new, plan
+
+    run_sequence(sequence, apply)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(ops)
+def test_random_sequences_through_the_ledger_file(tmp_path, sequence):
+    path = str(tmp_path / ("leases-%d.yml" % abs(hash(tuple(sequence)))))
+
+    def apply(inventory, release):
+        out = ledger.plan(path, SMALL, [host(n) for n in inventory], release=release)
+        on_disk = ledger.read(path)["leases"]
+        assert on_disk == out["leases"]
+        return on_disk, out["plan"]
+
+    run_sequence(sequence, apply)
