@@ -23,7 +23,12 @@ from typing import Any
 
 import yaml
 
+
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import planner
+
+# libyaml when present: about 10x faster on a 10,000-host ledger.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 VERSION = 1
 HEADER = (
@@ -63,10 +68,11 @@ def locked(path: str, timeout: float = 120.0) -> Iterator[None]:
 def read(path: str) -> dict[str, Any]:
     """Return ``{'network', 'subnet_len', 'leases': {host: subnet}}``; empty leases if the file is absent."""
     if not os.path.exists(path):
-        return {"network": None, "subnet_len": None, "leases": {}}
+        return {"network": None, "subnet_len": None, "leases": {}, "public_ips": {}, "text": ""}
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            text = handle.read()
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
     except (OSError, UnicodeDecodeError) as exc:
         raise LedgerError(["lease file %s is unreadable: %s" % (path, exc)]) from None
     except yaml.YAMLError as exc:
@@ -79,16 +85,25 @@ def read(path: str) -> dict[str, Any]:
     if not isinstance(leases_in, dict):
         raise LedgerError(["lease file %s: 'leases' must map host names to subnets" % path])
     leases: dict[str, str] = {}
+    public_ips: dict[str, str] = {}
     problems = []
     for host, value in leases_in.items():
         subnet = value.get("subnet") if isinstance(value, dict) else value
+        if isinstance(value, dict) and value.get("public_ip"):
+            public_ips[str(host)] = str(value["public_ip"])
         if not isinstance(subnet, str):
             problems.append("lease file %s: host %s has no subnet (found %r)" % (path, host, value))
             continue
         leases[str(host)] = subnet
     if problems:
         raise LedgerError(problems)
-    return {"network": data.get("network"), "subnet_len": data.get("subnet_len"), "leases": leases}
+    return {
+        "network": data.get("network"),
+        "subnet_len": data.get("subnet_len"),
+        "leases": leases,
+        "public_ips": public_ips,
+        "text": text,
+    }
 
 
 def render(network: str, subnet_len: int, leases: dict[str, str], public_ips: dict[str, str]) -> str:
@@ -100,7 +115,7 @@ def render(network: str, subnet_len: int, leases: dict[str, str], public_ips: di
         if public_ips.get(host):
             entry["public_ip"] = public_ips[host]
         body["leases"][host] = entry
-    return HEADER + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+    return HEADER + yaml.dump(body, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -153,14 +168,10 @@ def plan(
         release = sorted(set(release))
         unknown = [h for h in release if h not in current["leases"]]
         fabric_plan, new_leases = planner.build_plan(settings, hosts, current["leases"], release)
-        public_ips = {name: h["public_ip"] for name, h in fabric_plan["hosts"].items()}
-        before_text = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-        # Keep the recorded public IP of hosts that are absent from this inventory.
-        old = yaml.safe_load(before_text) if before_text else None
-        if isinstance(old, dict) and isinstance(old.get("leases"), dict):
-            for host, value in old["leases"].items():
-                if host not in public_ips and isinstance(value, dict) and value.get("public_ip"):
-                    public_ips[str(host)] = value["public_ip"]
+        # The recorded public IP of hosts absent from this inventory is kept.
+        public_ips = dict(current["public_ips"])
+        public_ips.update((name, h["public_ip"]) for name, h in fabric_plan["hosts"].items())
+        before_text = current["text"]
         after_text = render(str(space.network), space.subnet_len, new_leases, public_ips)
         changed = after_text != before_text
         if changed and not check_mode:
