@@ -1,0 +1,42 @@
+"""The collection builds into a tarball that installs and is used by fully qualified names."""
+
+import os
+import subprocess
+import sys
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def sh(args, cwd, env=None):
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_build_install_and_use_by_fqcn(tmp_path):
+    sh([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path), ROOT], cwd=tmp_path)
+    tarball = [f for f in os.listdir(tmp_path) if f.endswith(".tar.gz")]
+    assert tarball == ["crosshost-fabric-0.1.0.tar.gz"]
+    # Nothing from the working tree's tooling leaks into the artifact.
+    listing = sh(["tar", "tzf", str(tmp_path / tarball[0])], cwd=tmp_path)
+    for junk in (".venv/", ".build/", ".git/", "lab/build/", ".ansible/"):
+        assert junk not in listing
+    inst = tmp_path / "inst"
+    # --no-deps: ansible.posix comes with the `ansible` package here (Galaxy is not reachable).
+    sh([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--force", "--no-deps", "-p", str(inst),
+        str(tmp_path / tarball[0])], cwd=tmp_path)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(inst), ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_CONFIG", None)
+    docs = sh([os.path.join(BIN, "ansible-doc"), "-l", "crosshost.fabric"], cwd=tmp_path, env=env)
+    for name in ("fabric_plan", "fabric_vxlan", "fabric_firewall"):
+        assert "crosshost.fabric." + name in docs
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(yaml.safe_dump({"fabric": {"hosts": {"a1": {"ansible_host": "192.0.2.1"},
+                                                        "a2": {"ansible_host": "192.0.2.2"}}}}))
+    (tmp_path / "use.yml").write_text("- name: By FQCN\n  ansible.builtin.import_playbook: crosshost.fabric.plan\n")
+    out = sh([os.path.join(BIN, "ansible-playbook"), "-i", str(inv), str(tmp_path / "use.yml")], cwd=tmp_path, env=env)
+    assert "2 hosts planned" in out
+    assert "a2:\n    subnet: 10.244.2.0/24" in (tmp_path / "fabric-leases.yml").read_text()
