@@ -14,6 +14,7 @@ No Ansible import: tested on its own, like the planner.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import tempfile
@@ -167,6 +168,14 @@ def plan(
             )
         release = sorted(set(release))
         unknown = [h for h in release if h not in current["leases"]]
+        # A host limited out of the run has no facts: its public IP recorded at its last run
+        # stands in when the inventory doesn't give one (so --limit plans with every peer).
+        hosts = [
+            dataclasses.replace(h, public_ip=current["public_ips"][h.name])
+            if not h.public_ip and h.name in current["public_ips"]
+            else h
+            for h in hosts
+        ]
         fabric_plan, new_leases = planner.build_plan(settings, hosts, current["leases"], release)
         # The recorded public IP of hosts absent from this inventory is kept.
         public_ips = dict(current["public_ips"])

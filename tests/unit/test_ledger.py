@@ -95,3 +95,14 @@ def test_concurrent_runs_never_hand_one_subnet_out_twice(tmp_path):
     assert len(handed) == 200
     assert len(set(handed.values())) == 200, "one subnet handed out twice"
     assert ledger.read(path)["leases"] == handed  # nothing lost: every run's leases are in the file
+
+
+def test_hosts_without_facts_fall_back_to_their_recorded_public_ip(tmp_path):
+    # As under --limit: a limited-out host whose ansible_host is a name has no facts this run.
+    path = str(tmp_path / "leases.yml")
+    ledger.plan(path, Settings(), inv("a", "b"))
+    out = ledger.plan(path, Settings(), [HostInput("a", public_ip="192.0.2.1"), HostInput("b")])
+    assert out["plan"]["hosts"]["b"]["public_ip"] == "192.0.2.2"
+    assert not out["changed"]
+    with pytest.raises(PlanError, match="host c has no public IP"):
+        ledger.plan(path, Settings(), [HostInput("a", public_ip="192.0.2.1"), HostInput("c")])
