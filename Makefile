@@ -1,0 +1,106 @@
+# crosshost.fabric: developer and CI entry points. Run as root on Debian 12 (the lab needs Docker,
+# debootstrap and network namespaces). CI runs `make setup` then `make -k test` (see .ci/run).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+COLLECTIONS := $(CURDIR)/.build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/crosshost/fabric
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_RETRY_FILES_ENABLED := false
+ifneq ($(CI),)
+# Plain logs in CI.
+export ANSIBLE_NOCOLOR := 1
+export PY_COLORS := 0
+export NO_COLOR := 1
+endif
+
+# pytest exits 5 when it collects no test: an empty suite is not a failure here.
+define pytest_allow_empty
+rc=0; $(BIN)/pytest $(1) || rc=$$?; \
+if [ $$rc -eq 5 ]; then echo "pytest: no tests collected in $(firstword $(1))"; rc=0; fi; \
+exit $$rc
+endef
+
+.PHONY: help setup venv collection-link lint unit playbooks integration molecule test bench demo lab-up lab-down clean
+
+help:
+	@echo "make setup        packages, dockerd, lab node image, .venv, collection link"
+	@echo "make lint         shellcheck, ruff, yamllint, ansible-lint (production profile)"
+	@echo "make unit         pytest tests/unit"
+	@echo "make playbooks    pytest tests/playbooks (the playbooks through ansible-playbook, on localhost)"
+	@echo "make integration  pytest tests/integration (root, network namespaces)"
+	@echo "make molecule     molecule test, every scenario under molecule/"
+	@echo "make test         lint unit playbooks integration molecule"
+	@echo "make bench        every benchmarks/*.py"
+	@echo "make demo         3 lab nodes, site.yml on them, pings between their containers"
+	@echo "make lab-up       3 lab nodes for inventories/lab (make lab-down removes them)"
+
+setup:
+	bash lab/setup.sh
+	$(MAKE) --no-print-directory venv collection-link
+
+# Created when missing; (re)installed when requirements.txt is newer than the last install.
+venv: $(VENV)/.requirements-installed
+
+$(VENV)/.requirements-installed: requirements.txt
+	@if [ ! -x "$(VENV)/bin/python" ]; then echo "creating $(VENV)"; python3 -m venv "$(VENV)"; fi
+	"$(BIN)/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch "$@"
+
+collection-link:
+	@mkdir -p "$(dir $(COLLECTION_LINK))"
+	@if [ -e "$(COLLECTION_LINK)" ] && [ ! -L "$(COLLECTION_LINK)" ]; then \
+	  echo "$(COLLECTION_LINK) exists and is not a symlink; remove it"; exit 1; fi
+	ln -sfn "$(CURDIR)" "$(COLLECTION_LINK)"
+
+SHELL_SCRIPTS := $(wildcard lab/*.sh lab/image/build.sh lab/image/rootfs/usr/local/sbin/*) .ci/run
+
+lint:
+	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
+	$(BIN)/ruff check .
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production
+
+unit:
+	@$(call pytest_allow_empty,tests/unit)
+
+playbooks:
+	@$(call pytest_allow_empty,tests/playbooks)
+
+integration:
+	@$(call pytest_allow_empty,tests/integration)
+
+# Each scenario in turn (molecule destroys its instances even when a step fails); all are run,
+# then the target fails if any failed.
+molecule:
+	@failed=""; \
+	for f in molecule/*/molecule.yml; do \
+	  [ -e "$$f" ] || continue; \
+	  s=$$(basename "$$(dirname "$$f")"); \
+	  echo "=== molecule test -s $$s"; \
+	  $(BIN)/molecule test -s "$$s" || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
+
+test: lint unit playbooks integration molecule
+
+bench:
+	@shopt -s nullglob; for b in benchmarks/*.py; do echo "=== $$b"; $(BIN)/python "$$b"; done
+
+demo:
+	bash lab/demo.sh
+
+lab-up:
+	bash lab/up.sh
+
+lab-down:
+	bash lab/down.sh
+
+clean:
+	rm -rf .build lab/build .pytest_cache .ruff_cache

@@ -1,0 +1,185 @@
+"""Checks of a converged fabric, made on each node the way a person would type them.
+
+The expected values come from the plan the collection wrote to
+$MOLECULE_EPHEMERAL_DIRECTORY/plan/plan.json:
+
+    {"network": "10.244.0.0/16", "subnet_len": 24, "backend": "vxlan",
+     "hosts": {"<inventory name>": {"public_ip": "...", "subnet": "10.244.1.0/24",
+               "gateway": "10.244.1.1", "mtu": 1450, "iface": "eth0", "vtep_mac": "0e:..."}}}
+
+A missing plan fails every test that needs it, loudly: no plan, no fabric.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import pathlib
+import re
+
+import pytest
+import testinfra
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+testinfra_hosts = ["ansible://fabric"]
+
+EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
+INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
+PLAN_FILE = pathlib.Path(EPHEMERAL, "plan", "plan.json")
+RECAP_FILE = pathlib.Path(EPHEMERAL, "check-recap.json")
+PROBE = "fabric-verify-probe"
+
+
+def load_plan() -> dict:
+    if not EPHEMERAL:
+        pytest.fail("MOLECULE_EPHEMERAL_DIRECTORY is not set: run these tests through molecule", pytrace=False)
+    if not PLAN_FILE.is_file():
+        pytest.fail(
+            f"plan.json is missing: {PLAN_FILE}\n"
+            "The collection must write its plan to fabric_plan_dir/plan.json during converge.",
+            pytrace=False,
+        )
+    try:
+        plan = json.loads(PLAN_FILE.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        pytest.fail(f"{PLAN_FILE} is not JSON: {exc}", pytrace=False)
+    for key in ("network", "subnet_len", "backend", "hosts"):
+        if key not in plan:
+            pytest.fail(f"{PLAN_FILE} has no {key!r}", pytrace=False)
+    return plan
+
+
+@pytest.fixture(scope="module")
+def plan() -> dict:
+    return load_plan()
+
+
+@pytest.fixture()
+def node(host, plan) -> dict:
+    """This node's entry in the plan, plus its name and subnet as an ip_network."""
+    name = host.backend.get_hostname()
+    assert name in plan["hosts"], f"{name} is not in the plan (planned: {sorted(plan['hosts'])})"
+    entry = dict(plan["hosts"][name])
+    entry["name"] = name
+    entry["net"] = ipaddress.ip_network(entry["subnet"])
+    entry["cidr"] = f"{entry['gateway']}/{entry['net'].prefixlen}"
+    return entry
+
+
+def fabric_hosts() -> list[str]:
+    return sorted(AnsibleRunner(INVENTORY).get_hosts("fabric"))
+
+
+# --- the plan itself ---------------------------------------------------------------------------
+
+
+def test_plan_covers_the_inventory_with_distinct_subnets(plan):
+    network = ipaddress.ip_network(plan["network"])
+    assert plan["backend"] == "vxlan"
+    assert sorted(plan["hosts"]) == fabric_hosts()
+    subnets = [ipaddress.ip_network(h["subnet"]) for h in plan["hosts"].values()]
+    assert len(set(subnets)) == len(subnets), f"subnets are not distinct: {[str(s) for s in subnets]}"
+    for name, entry in plan["hosts"].items():
+        subnet = ipaddress.ip_network(entry["subnet"])
+        assert subnet.subnet_of(network), f"{name}: {subnet} is outside {network}"
+        assert subnet.prefixlen == plan["subnet_len"], f"{name}: {subnet} is not a /{plan['subnet_len']}"
+        assert ipaddress.ip_address(entry["gateway"]) in subnet, f"{name}: gateway outside {subnet}"
+    for a in subnets:
+        for b in subnets:
+            assert a is b or not a.overlaps(b), f"{a} overlaps {b}"
+
+
+# --- on each node ------------------------------------------------------------------------------
+
+
+def test_docker0_holds_exactly_the_gateway(host, node):
+    out = host.check_output("ip -j addr show docker0")
+    (link,) = json.loads(out)
+    addrs = [f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"] if a["family"] == "inet"]
+    assert addrs == [node["cidr"]]
+
+
+def test_daemon_json_keeps_vfs_and_has_bip_and_mtu(host, node):
+    daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    assert daemon.get("storage-driver") == "vfs", "the lab's storage driver was lost from daemon.json"
+    assert daemon.get("bip") == node["cidr"]
+    assert daemon.get("mtu") == node["mtu"]
+
+
+def test_flannel_subnet_env(host, node, plan):
+    env = {}
+    for line in host.file("/run/flannel/subnet.env").content_string.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and not key.startswith("#"):
+            env[key] = value
+    assert env.get("FLANNEL_SUBNET") == node["cidr"]
+    if "FLANNEL_NETWORK" in env:
+        assert env["FLANNEL_NETWORK"] == plan["network"]
+    if "FLANNEL_MTU" in env:
+        assert int(env["FLANNEL_MTU"]) == node["mtu"]
+
+
+def test_workload_gets_an_address_in_the_node_subnet(host, node):
+    out = host.check_output("docker run --rm busybox ip -4 -o addr show eth0")
+    match = re.search(r"\binet (\S+)/(\d+)", out)
+    assert match, f"no IPv4 address on the workload's eth0: {out!r}"
+    assert ipaddress.ip_address(match.group(1)) in node["net"], f"{match.group(1)} is outside {node['subnet']}"
+    assert int(match.group(2)) == node["net"].prefixlen
+
+
+def test_workload_mtu_is_the_planned_mtu(host, node):
+    out = host.check_output("docker run --rm busybox cat /sys/class/net/eth0/mtu")
+    assert int(out) == node["mtu"]
+
+
+# --- across nodes ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def probes(plan):
+    """A busybox container on every node; yields {node name: probe address}, removes them after."""
+    network = ipaddress.ip_network(plan["network"])
+    hosts = {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY) for name in plan["hosts"]}
+    addrs = {}
+    try:
+        for name, h in hosts.items():
+            h.run(f"docker rm -f {PROBE}")
+            h.check_output(f"docker run -d --name {PROBE} busybox sleep 600")
+            addr = h.check_output(f"docker inspect -f '{{{{.NetworkSettings.IPAddress}}}}' {PROBE}")
+            # Only ever send packets to the lab's own containers.
+            assert ipaddress.ip_address(addr) in network, f"{name}: probe address {addr} outside {network}"
+            addrs[name] = addr
+        yield addrs
+    finally:
+        for h in hosts.values():
+            h.run(f"docker rm -f {PROBE}")
+
+
+def test_workloads_reach_workloads_on_every_other_node(host, node, probes):
+    unreachable = []
+    for other, addr in sorted(probes.items()):
+        if other == node["name"]:
+            continue
+        ping = host.run(f"docker exec {PROBE} ping -c 2 -W 2 {addr}")
+        if ping.rc != 0:
+            unreachable.append(f"{other} ({addr})")
+    assert not unreachable, f"from the workload on {node['name']}, no answer from: {', '.join(unreachable)}"
+
+
+# --- Molecule's check step ---------------------------------------------------------------------
+
+
+def test_converge_in_check_mode_changed_nothing():
+    if not RECAP_FILE.is_file():
+        pytest.fail(
+            f"{RECAP_FILE} is missing: run `molecule check` after converge (molecule test does), "
+            "with the crosshost_check_recap callback enabled",
+            pytrace=False,
+        )
+    recap = json.loads(RECAP_FILE.read_text(encoding="utf-8"))
+    assert not recap["changed_tasks"], "check mode reported changes:\n" + "\n".join(
+        f"  {t['host']}: {t['task']}" for t in recap["changed_tasks"]
+    )
+    assert not any(recap["changed"].values()), recap["changed"]
+    assert not any(recap["failures"].values()), recap["failures"]
