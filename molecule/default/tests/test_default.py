@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import re
+import subprocess
 
 import pytest
 import testinfra
@@ -113,11 +114,12 @@ def test_flannel_subnet_env(host, node, plan):
         key, sep, value = line.strip().partition("=")
         if sep and not key.startswith("#"):
             env[key] = value
-    assert env.get("FLANNEL_SUBNET") == node["cidr"]
-    if "FLANNEL_NETWORK" in env:
-        assert env["FLANNEL_NETWORK"] == plan["network"]
-    if "FLANNEL_MTU" in env:
-        assert int(env["FLANNEL_MTU"]) == node["mtu"]
+    assert env == {
+        "FLANNEL_NETWORK": plan["network"],
+        "FLANNEL_SUBNET": node["cidr"],
+        "FLANNEL_MTU": str(node["mtu"]),
+        "FLANNEL_IPMASQ": "true",
+    }
 
 
 def test_workload_gets_an_address_in_the_node_subnet(host, node):
@@ -183,3 +185,57 @@ def test_converge_in_check_mode_changed_nothing():
     )
     assert not any(recap["changed"].values()), recap["changed"]
     assert not any(recap["failures"].values()), recap["failures"]
+
+
+# --- bad input on a converged fabric -------------------------------------------------------------
+
+# What a person would compare before and after a rejected run on each node.
+SNAPSHOT = {
+    "daemon.json": "cat /etc/docker/daemon.json",
+    "subnet.env": "cat /run/flannel/subnet.env",
+    "docker0": "ip -4 -o addr show docker0",
+    "vtep": "ip -d -o link show flannel.1 | sed 's/ state [A-Z]* / /'",
+    "neighbours": "ip neigh show dev flannel.1 nud permanent",
+    "fdb": "bridge fdb show dev flannel.1",
+    "routes": "ip route show proto 244",
+    "nat": "iptables -t nat -S",
+    "filter": "iptables -S",
+    "docker started": "systemctl show -p ActiveEnterTimestampMonotonic docker",
+}
+
+
+def snapshot(hosts):
+    return {name: {k: h.run(cmd).stdout for k, cmd in SNAPSHOT.items()} for name, h in hosts.items()}
+
+
+@pytest.mark.parametrize(
+    "extra,expect",
+    [
+        ({"fabric_network": "10.244.3.0/16"}, ["fabric_network 10.244.3.0/16 is not a network address"]),
+        ({"fabric_public_ip": "192.0.2.1"},
+         ["duplicate public IP 192.0.2.1 on hosts default-node1, default-node2, default-node3"]),
+        ({"fabric_subnet_len": 31}, ["fabric_subnet_len /31 is longer than /30"]),
+    ],
+    ids=["host-bits", "duplicate-ip", "subnet-len"],
+)
+def test_bad_input_stops_site_yml_before_any_host_changes(extra, expect):
+    root = pathlib.Path(__file__).resolve().parents[3]
+    hosts = {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY) for name in fabric_hosts()}
+    leases = pathlib.Path(EPHEMERAL, "leases.yml")
+    leases_before = leases.read_bytes()
+    before = snapshot(hosts)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root / ".build" / "collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY, str(root / "site.yml"), "-e", json.dumps(extra)],
+        capture_output=True, text=True, env=env, cwd=str(root), timeout=600,
+    )
+    out = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+    assert proc.returncode != 0, out
+    for text in expect:
+        assert text in out, out
+    for name in hosts:
+        assert re.search(rf"^{name}\s+:.*changed=0 ", out, re.M), f"{name} changed something:\n{out}"
+    assert "TASK [crosshost.fabric.forward" not in out and "TASK [crosshost.fabric.vxlan" not in out
+    assert leases.read_bytes() == leases_before
+    assert snapshot(hosts) == before
