@@ -1,0 +1,205 @@
+"""Data plane throughput of the VXLAN fabric against the bare lab network (prints figures only).
+
+In one run: brings up two lab nodes (the lab's node image: systemd and a Docker engine each) on
+an internal Docker network, converges the fabric on them with the collection's site.yml (vxlan
+backend), then measures iperf3 TCP throughput, one stream for 4 s:
+
+  host to host            node2 -> node1 over the lab network (the nodes' own addresses)
+  container to container  a busybox container on node2 -> one on node1, over flannel.1 (VXLAN)
+  the same, once more     with TX checksum offload turned back on on flannel.1 (the fabric turns
+                          it off: the workaround for flannel issue 1279), to show its cost
+
+The busybox image has no iperf3: the node's iperf3 runs inside the inner container's network
+namespace (`nsenter -t <container pid> -n iperf3 ...`). Prints Gbit/s and ratios, and removes
+the nodes and the network. Needs root and `make setup` (Docker, the node image, .venv). Noisy:
+compare the ratio, not the absolute figures, and only within one run.
+
+    .venv/bin/python benchmarks/bench_dataplane.py        (or: make bench)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+IMAGE = os.environ.get("LAB_IMAGE", "crosshost/fabric-node:bookworm")
+NETWORK = "crosshost-bench-dataplane"
+NODES = ("crosshost-bench-node1", "crosshost-bench-node2")
+LABEL = "org.crosshost.lab=1"
+SECONDS = 4
+# Same flags as LAB_NODE_FLAGS in lab/lib.sh (--privileged is refused on these machines).
+NODE_FLAGS = [
+    *("--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "NET_BROADCAST"),
+    *("--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE", "--cap-add", "MKNOD"),
+    *("--security-opt", "apparmor=unconfined", "--security-opt", "seccomp=unconfined"),
+    *("--tmpfs", "/run", "--tmpfs", "/run/lock"),
+    *("-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--cgroupns=host"),
+]
+INVENTORY = """\
+fabric:
+  hosts:
+{hosts}
+  vars:
+    ansible_connection: community.docker.docker
+    ansible_python_interpreter: /usr/bin/python3
+    fabric_network: 10.244.0.0/16
+    fabric_backend: vxlan
+    fabric_lease_file: {tmp}/leases.yml
+    fabric_plan_dir: {tmp}/plan
+"""
+
+
+def sh(*argv: str, check: bool = True, timeout: float = 300) -> str:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return proc.stdout.strip()
+
+
+def on(node: str, *argv: str, **kw) -> str:
+    return sh("docker", "exec", node, *argv, **kw)
+
+
+def teardown() -> None:
+    for node in NODES:
+        sh("docker", "rm", "-f", node, check=False)
+    sh("docker", "network", "rm", NETWORK, check=False)
+
+
+def bring_up() -> None:
+    teardown()
+    sh("docker", "network", "create", "--internal", "--label", LABEL, NETWORK)  # no route out
+    for node in NODES:
+        sh(
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            node,
+            "--hostname",
+            node,
+            "--network",
+            NETWORK,
+            "--label",
+            LABEL,
+            "--stop-signal",
+            "SIGRTMIN+3",
+            *NODE_FLAGS,
+            IMAGE,
+            "/lib/systemd/systemd",
+        )
+    # Booted: systemd done, the node's Docker answering and the busybox workload image loaded.
+    deadline = time.monotonic() + 240
+    for node in NODES:
+        while True:
+            state = on(node, "systemctl", "is-system-running", check=False)
+            image = subprocess.run(
+                ["docker", "exec", node, "docker", "image", "inspect", "busybox:latest"], capture_output=True
+            )
+            if state in ("running", "degraded") and image.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{node} did not boot (systemd: {state})")
+            time.sleep(1)
+
+
+def converge(tmp: pathlib.Path) -> float:
+    inventory = tmp / "hosts.yml"
+    inventory.write_text(INVENTORY.format(hosts="".join(f"    {n}:\n" for n in NODES), tmp=tmp), encoding="utf-8")
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(ROOT / ".build" / "collections"))
+    exe = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    start = time.monotonic()
+    proc = subprocess.run(
+        [str(exe), "-i", str(inventory), str(ROOT / "site.yml")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"converge failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    return time.monotonic() - start
+
+
+def address(node: str) -> str:
+    return sh("docker", "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}', node)
+
+
+def workload(node: str) -> tuple[int, str]:
+    """A busybox container on the node: (its pid in the node, its address)."""
+    on(node, "docker", "rm", "-f", "bench", check=False)
+    on(node, "docker", "run", "-d", "--name", "bench", "busybox", "sleep", "3600")
+    pid = int(on(node, "docker", "inspect", "-f", "{{.State.Pid}}", "bench"))
+    addr = on(node, "docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "bench")
+    return pid, addr
+
+
+def iperf(server: str, client: str, dst: str, port: int, netns_pid: dict[str, int] | None = None) -> float:
+    """Gbit/s received by a one-off iperf3 server on `server` from `client` (one stream)."""
+
+    def cmd(node: str, *argv: str) -> list[str]:
+        if netns_pid:
+            return ["nsenter", "-t", str(netns_pid[node]), "-n", *argv]
+        return list(argv)
+
+    sh("docker", "exec", "-d", server, *cmd(server, "iperf3", "-s", "-1", "-p", str(port)))
+    for _ in range(20):
+        proc = subprocess.run(
+            ["docker", "exec", client, *cmd(client, "iperf3", "-J", "-c", dst, "-p", str(port), "-t", str(SECONDS))],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if proc.returncode == 0:
+            return json.loads(proc.stdout)["end"]["sum_received"]["bits_per_second"] / 1e9
+        time.sleep(0.5)  # the server may not listen yet
+    raise RuntimeError(f"iperf3 {client} -> {dst}:{port} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+
+
+def main() -> int:
+    if os.geteuid() != 0 or subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode:
+        print(f"skipped: needs root, Docker and the lab image {IMAGE} (make setup)")
+        return 0
+    started = time.monotonic()
+    node1, node2 = NODES
+    try:
+        bring_up()
+        with tempfile.TemporaryDirectory(prefix="bench-dataplane-") as tmp:
+            converge_s = converge(pathlib.Path(tmp))
+            plan = json.loads((pathlib.Path(tmp) / "plan" / "plan.json").read_text(encoding="utf-8"))
+        pid1, addr1 = workload(node1)
+        pid2, _ = workload(node2)
+        host = iperf(node1, node2, address(node1), 5201)
+        fabric = iperf(node1, node2, addr1, 5202, netns_pid={node1: pid1, node2: pid2})
+        # The fabric turns TX checksum offload off on flannel.1 (the workaround for flannel issue
+        # 1279); measure once more with it back on, to show what the workaround costs.
+        for node in NODES:
+            on(node, "ethtool", "-K", "flannel.1", "tx", "on")
+        offload = iperf(node1, node2, addr1, 5203, netns_pid={node1: pid1, node2: pid2})
+    finally:
+        teardown()
+    mtu = plan["hosts"][node1]["mtu"]
+    print(
+        f"iperf3, one TCP stream, {SECONDS} s, 2 lab nodes (converge {converge_s:.0f} s, "
+        f"whole run {time.monotonic() - started:.0f} s)"
+    )
+    rows = [
+        ("host to host, lab network", host),
+        (f"container to container, VXLAN (MTU {mtu})", fabric),
+        ("  same, TX checksum offload back on", offload),
+    ]
+    for label, gbits in rows:
+        print(f"  {label:<44} {gbits:6.2f} Gbit/s   ratio to host {gbits / host:5.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

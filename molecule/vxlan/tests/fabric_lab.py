@@ -1,0 +1,267 @@
+"""What the checks of the VXLAN scenarios do on the lab, in a person's words.
+
+The lab nodes are containers of this machine's Docker engine, each running its own Docker engine
+with busybox containers in it ("workloads"). The checks reach a node with testinfra's docker
+backend (`docker exec`, fast), run commands in its workloads with the node's `docker exec`, and
+run ansible-playbook against Molecule's inventory (or an edited copy of it) when they change the
+fabric. The expected values come from the plan the collection wrote:
+
+    $MOLECULE_EPHEMERAL_DIRECTORY/plan/plan.json
+    {"network", "subnet_len", "backend",
+     "hosts": {name: {"public_ip", "subnet", "gateway", "vtep_ip", "mtu", "iface", "vtep_mac"}}}
+
+Every workload runs `busybox httpd` serving the scenario's files/www (copied to /srv/fabric-www by
+prepare.yml): GET /cgi-bin/peer answers with the source address the server saw. The lab host
+outside the fabric serves the same page. Packets only ever go to the lab's own containers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import testinfra
+import yaml
+
+EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
+INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
+PROJECT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", pathlib.Path(__file__).parents[3]))
+SITE = PROJECT / "site.yml"
+PLAN_FILE = pathlib.Path(EPHEMERAL, "plan", "plan.json")
+LEASE_FILE = pathlib.Path(EPHEMERAL, "leases.yml")
+RECAP_FILE = pathlib.Path(EPHEMERAL, "check-recap.json")
+
+DEVICE = "flannel.1"
+PROTO = 244
+WEB = "fabric-web"  # name of the workload container on every node
+PORT = 8080
+
+
+# --- the plan ----------------------------------------------------------------------------------
+
+
+def load_plan() -> dict:
+    if not EPHEMERAL:
+        pytest.fail("MOLECULE_EPHEMERAL_DIRECTORY is not set: run these tests through molecule", pytrace=False)
+    if not PLAN_FILE.is_file():
+        pytest.fail(f"plan.json is missing: {PLAN_FILE} (converge writes it)", pytrace=False)
+    return json.loads(PLAN_FILE.read_text(encoding="utf-8"))
+
+
+def load_leases() -> dict:
+    """{host: subnet} from the lease ledger."""
+    data = yaml.safe_load(LEASE_FILE.read_text(encoding="utf-8"))
+    return {name: entry["subnet"] for name, entry in (data.get("leases") or {}).items()}
+
+
+# --- nodes -------------------------------------------------------------------------------------
+
+
+def node(name: str):
+    """A lab node, reached with `docker exec` (Molecule instance names are container names)."""
+    return testinfra.get_host(f"docker://{name}")
+
+
+def node_address(name: str) -> str:
+    """The node container's address as this machine's Docker engine sees it."""
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return out.split()[0]
+
+
+def wait_until_booted(name: str, timeout: float = 240) -> None:
+    """systemd has finished booting, the node's Docker answers and the workload image is loaded."""
+    deadline = time.monotonic() + timeout
+    state = "?"
+    while time.monotonic() < deadline:
+        proc = subprocess.run(
+            ["docker", "exec", name, "systemctl", "is-system-running"], capture_output=True, text=True
+        )
+        state = proc.stdout.strip() or "?"
+        if state in ("running", "degraded"):
+            img = subprocess.run(
+                ["docker", "exec", name, "docker", "image", "inspect", "busybox:latest"], capture_output=True
+            )
+            if img.returncode == 0:
+                return
+        time.sleep(1)
+    pytest.fail(f"{name} did not finish booting within {timeout:.0f} s (systemd: {state})", pytrace=False)
+
+
+# --- workloads ---------------------------------------------------------------------------------
+
+
+def start_web(host) -> str:
+    """(Re)start the web workload on a node; return its container address."""
+    host.run(f"docker rm -f {WEB}")
+    host.check_output(
+        f"docker run -d --name {WEB} -v /srv/fabric-www:/www:ro busybox httpd -f -p 0.0.0.0:{PORT} -h /www"
+    )
+    return host.check_output(f"docker inspect -f '{{{{.NetworkSettings.IPAddress}}}}' {WEB}")
+
+
+def stop_web(host) -> None:
+    host.run(f"docker rm -f {WEB}")
+
+
+def start_webs(plan: dict, names=None) -> dict[str, str]:
+    """A web workload on each node; {node name: workload address}, all inside the cluster network."""
+    network = ipaddress.ip_network(plan["network"])
+    addrs = {}
+    for name in names or sorted(plan["hosts"]):
+        addr = start_web(node(name))
+        # Only ever send packets to the lab's own containers.
+        assert ipaddress.ip_address(addr) in network, f"{name}: workload address {addr} outside {network}"
+        assert ipaddress.ip_address(addr) in ipaddress.ip_network(plan["hosts"][name]["subnet"]), (
+            f"{name}: workload address {addr} outside the node's subnet {plan['hosts'][name]['subnet']}"
+        )
+        addrs[name] = addr
+    return addrs
+
+
+def pings(host, addr: str, count: int = 2) -> bool:
+    """The node's workload gets an answer to ping from addr."""
+    return host.run(f"docker exec {WEB} ping -c {count} -W 2 {addr}").rc == 0
+
+
+def seen_as(host, addr: str) -> str | None:
+    """Open a TCP connection from the node's workload to the web server at addr and return the
+    source address that server saw (None when the connection failed). `busybox wget -T` crashes in
+    this busybox build, so `timeout` bounds the request."""
+    res = host.run(f"docker exec {WEB} timeout 10 wget -q -O- http://{addr}:{PORT}/cgi-bin/peer")
+    return res.stdout.strip() if res.rc == 0 else None
+
+
+def traffic_faults(plan: dict, webs: dict[str, str], pairs) -> list[str]:
+    """For each (client node, server node): ping, then a TCP request whose server must see the
+    client workload's own address (no masquerade between containers). Returns what went wrong."""
+    faults = []
+    for a, b in pairs:
+        h = node(a)
+        if not pings(h, webs[b]):
+            faults.append(f"ping {a} ({webs[a]}) -> {b} ({webs[b]}): no answer")
+        seen = seen_as(h, webs[b])
+        if seen is None:
+            faults.append(f"tcp {a} ({webs[a]}) -> {b} ({webs[b]}:{PORT}): no connection")
+        elif seen != webs[a]:
+            faults.append(f"tcp {a} -> {b}: the server saw {seen}, not the client container {webs[a]}")
+    return faults
+
+
+def all_pairs(names) -> list[tuple[str, str]]:
+    return [(a, b) for a in sorted(names) for b in sorted(names) if a != b]
+
+
+# --- the fabric's entries on a node ------------------------------------------------------------
+
+
+def fabric_entries(host) -> dict[str, set]:
+    """What a person would read with `ip neigh`, `bridge fdb` and `ip route` on a node: the
+    permanent neighbours and FDB entries of flannel.1 and the routes of protocol 244."""
+    neigh = json.loads(host.check_output(f"ip -j neigh show dev {DEVICE} nud permanent") or "[]")
+    fdb = json.loads(host.check_output(f"bridge -j fdb show dev {DEVICE}") or "[]")
+    routes = json.loads(host.check_output(f"ip -j route show proto {PROTO}") or "[]")
+    return {
+        "neigh": {(n["dst"], n.get("lladdr")) for n in neigh},
+        "fdb": {(f["mac"], f.get("dst")) for f in fdb if f.get("state") == "permanent"},
+        "routes": {(r["dst"], r.get("gateway"), r.get("dev")) for r in routes},
+    }
+
+
+def expected_entries(plan: dict, me: str) -> dict[str, set]:
+    """flannel's three entries per peer, tunnel routes only (no direct routing)."""
+    peers = [h for name, h in plan["hosts"].items() if name != me]
+    return {
+        "neigh": {(p["vtep_ip"], p["vtep_mac"]) for p in peers},
+        "fdb": {(p["vtep_mac"], p["public_ip"]) for p in peers},
+        "routes": {(p["subnet"], p["vtep_ip"], DEVICE) for p in peers},
+    }
+
+
+def mentions(entries: dict[str, set], peer: dict) -> list[str]:
+    """Entries that point at a peer (its VTEP address or MAC, public address or subnet)."""
+    marks = {peer["vtep_ip"], peer["vtep_mac"], peer["public_ip"], peer["subnet"]}
+    return [
+        f"{kind}: {' '.join(str(v) for v in entry)}"
+        for kind, items in entries.items()
+        for entry in sorted(items)
+        if marks & set(entry)
+    ]
+
+
+def fabric_rules(host) -> list[str]:
+    """The fabric's iptables chains and jumps, as `iptables -S` prints them."""
+    lines = []
+    for table, chains in (("filter", ("FABRIC-FORWARD",)), ("nat", ("FABRIC-POSTROUTING",))):
+        out = host.check_output(f"iptables -w -t {table} -S")
+        lines += [f"{table}: {line}" for line in out.splitlines() if any(c in line for c in chains)]
+    return lines
+
+
+# --- ansible-playbook --------------------------------------------------------------------------
+
+
+def ansible_playbook(*args: str, inventory: str | os.PathLike = INVENTORY, json_out: bool = False):
+    """Run the collection's site.yml as a user would, with Molecule's configuration (ANSIBLE_CONFIG
+    and the collection path come from the environment Molecule gives the verifier)."""
+    exe = shutil.which("ansible-playbook") or str(pathlib.Path(sys.executable).parent / "ansible-playbook")
+    env = dict(os.environ)
+    if json_out:
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+        # Nothing else may write to stdout (the timer callback would); the recap callback writes a
+        # file, and only for converge.yml.
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "crosshost_check_recap"
+    return subprocess.run(
+        [exe, "-i", str(inventory), str(SITE), *args], env=env, capture_output=True, text=True, timeout=1200
+    )
+
+
+def changed_results(report: dict) -> list[tuple[str, str, dict]]:
+    """(host, task name, result) of every changed task in an ansible.posix.json report."""
+    found = []
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                if result.get("changed"):
+                    found.append((host, task["task"]["name"], result))
+    return found
+
+
+def diff_lines(result: dict) -> list[str]:
+    """The +/- lines of a task's --diff, as ansible-playbook --diff prints them."""
+    lines = []
+    for item in result.get("diff") or []:
+        before, after = item.get("before", ""), item.get("after", "")
+        if not isinstance(before, str) or not isinstance(after, str):
+            continue
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0):
+            if line.startswith(("+++", "---", "@@")):
+                continue
+            lines.append(line)
+    return lines
+
+
+def inventory_without(host_name: str, dest: pathlib.Path) -> pathlib.Path:
+    """A copy of Molecule's inventory (with its group_vars) in which host_name is not listed:
+    the host is removed from the inventory, as a user would delete its line."""
+    src = pathlib.Path(INVENTORY)
+    shutil.copytree(src.parent, dest, dirs_exist_ok=True)
+    data = yaml.safe_load(src.read_text(encoding="utf-8"))
+    for group in data.values():
+        if isinstance(group, dict) and isinstance(group.get("hosts"), dict):
+            group["hosts"].pop(host_name, None)
+    out = dest / src.name
+    out.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return out

@@ -1,0 +1,54 @@
+"""Containers talk across nodes over flannel.1, and to the world through their node's address.
+
+On every node a busybox workload runs a web server that answers with the source address it saw.
+From each workload: ping every other node's workload, open a TCP connection to it (the server must
+see the client container's own address: no masquerade inside the cluster network), and fetch the
+page of the lab host outside the fabric (which must see the node's address: masquerade).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fabric_lab import RECAP_FILE, all_pairs, load_plan, node, seen_as, start_webs, stop_web, traffic_faults
+
+
+@pytest.fixture(scope="module")
+def plan() -> dict:
+    return load_plan()
+
+
+@pytest.fixture(scope="module")
+def webs(plan):
+    addrs = start_webs(plan)
+    yield addrs
+    for name in addrs:
+        stop_web(node(name))
+
+
+def test_converge_in_check_mode_changed_nothing():
+    """Molecule's check step ran converge.yml with --check right after idempotence."""
+    assert RECAP_FILE.is_file(), f"{RECAP_FILE} is missing: run `molecule check` after converge"
+    recap = json.loads(RECAP_FILE.read_text(encoding="utf-8"))
+    assert not recap["changed_tasks"], "check mode reported changes:\n" + "\n".join(
+        f"  {t['host']}: {t['task']}" for t in recap["changed_tasks"]
+    )
+    assert not any(recap["failures"].values()), recap["failures"]
+
+
+def test_workloads_ping_and_connect_to_workloads_on_every_other_node_unmasqueraded(plan, webs):
+    faults = traffic_faults(plan, webs, all_pairs(plan["hosts"]))
+    assert not faults, "cross-node container traffic:\n  " + "\n  ".join(faults)
+
+
+def test_workloads_reach_the_outside_host_masqueraded_as_their_node(plan, webs, outside_address):
+    faults = []
+    for name, entry in sorted(plan["hosts"].items()):
+        seen = seen_as(node(name), outside_address)
+        if seen != entry["public_ip"]:
+            faults.append(
+                f"{name}: the outside host saw {seen or 'no connection'}, not the node's "
+                f"address {entry['public_ip']} (workload {webs[name]})"
+            )
+    assert not faults, "\n".join(faults)

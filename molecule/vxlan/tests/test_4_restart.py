@@ -1,0 +1,119 @@
+"""A node restarts and comes back without Ansible.
+
+Restart the vxlan-node2 container (`docker restart`: systemd shuts down and boots again). With no
+Ansible run, after boot: the boot units crosshost-fabric-forward.service and
+crosshost-fabric-vxlan.service ran, both before Docker started; flannel.1 holds the same
+neighbours, FDB entries and routes as before; the fabric's NAT and FORWARD rules are back and
+forwarding is on; docker0 holds the node's gateway; and container traffic flows between the node
+and the others, both ways, and out to the lab host, with the FORWARD policy DROP on every node.
+
+About that policy: Docker sets it to DROP when it turns IPv4 forwarding on itself, as it did at the
+first boot of every node (the lab boots them with forwarding off). After this restart the fabric's
+sysctl file has turned forwarding on before Docker starts, so Docker leaves the policy alone. The
+traffic check sets DROP by hand on the restarted node, as on any host where Docker (or a host
+firewall) sets it, so that only the fabric's FORWARD accepts can carry the traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from fabric_lab import (
+    expected_entries,
+    fabric_entries,
+    fabric_rules,
+    load_plan,
+    node,
+    node_address,
+    seen_as,
+    start_webs,
+    stop_web,
+    traffic_faults,
+    wait_until_booted,
+)
+
+NODE = "vxlan-node2"
+BOOT_UNITS = ("crosshost-fabric-forward.service", "crosshost-fabric-vxlan.service")
+
+
+@pytest.fixture(scope="module")
+def plan() -> dict:
+    return load_plan()
+
+
+@pytest.fixture(scope="module")
+def before(plan) -> dict:
+    """What the node holds before the restart, then the restart itself."""
+    host = node(NODE)
+    seen = {"entries": fabric_entries(host), "rules": fabric_rules(host)}
+    assert seen["entries"] == expected_entries(plan, NODE), "the fabric is not converged before the restart"
+    assert seen["rules"], "no fabric rules before the restart"
+    subprocess.run(["docker", "restart", NODE], check=True, capture_output=True, timeout=180)
+    wait_until_booted(NODE)
+    if node_address(NODE) != plan["hosts"][NODE]["public_ip"]:
+        pytest.fail(
+            f"{NODE} came back with another address on the lab network ({node_address(NODE)}): "
+            "a lab artifact (Docker reassigned it), not a fabric fault",
+            pytrace=False,
+        )
+    return seen
+
+
+def unit(host, name: str, *props: str) -> dict[str, str]:
+    out = host.check_output(f"systemctl show {name} " + " ".join(f"-p {p}" for p in props))
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def test_boot_units_ran_before_docker(before):
+    host = node(NODE)
+    docker = unit(host, "docker.service", "ExecMainStartTimestampMonotonic", "ActiveState")
+    assert docker["ActiveState"] == "active"
+    for name in BOOT_UNITS:
+        u = unit(host, name, "ActiveState", "Result", "ActiveEnterTimestampMonotonic")
+        assert (u["ActiveState"], u["Result"]) == ("active", "success"), f"{name}: {u}"
+        assert 0 < int(u["ActiveEnterTimestampMonotonic"]) < int(docker["ExecMainStartTimestampMonotonic"]), (
+            f"{name} was done at {u['ActiveEnterTimestampMonotonic']} us, after Docker started at "
+            f"{docker['ExecMainStartTimestampMonotonic']} us"
+        )
+
+
+def test_flannel_1_is_back_with_the_same_entries(before):
+    host = node(NODE)
+    assert host.interface("flannel.1").exists
+    assert fabric_entries(host) == before["entries"]
+
+
+def test_nat_and_forward_rules_are_back_and_forwarding_is_on(before):
+    host = node(NODE)
+    assert fabric_rules(host) == before["rules"]
+    assert host.sysctl("net.ipv4.ip_forward") == 1
+
+
+def test_docker0_holds_its_gateway(plan, before):
+    entry = plan["hosts"][NODE]
+    (link,) = json.loads(node(NODE).check_output("ip -j addr show docker0"))
+    addrs = [f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"] if a["family"] == "inet"]
+    assert addrs == [f"{entry['gateway']}/{plan['subnet_len']}"]
+
+
+def forward_policy(host) -> str:
+    return host.check_output("iptables -w -S FORWARD").splitlines()[0]
+
+
+def test_traffic_flows_again_under_a_forward_policy_drop(plan, before, outside_address):
+    node(NODE).check_output("iptables -w -P FORWARD DROP")
+    policies = {name: forward_policy(node(name)) for name in sorted(plan["hosts"])}
+    assert set(policies.values()) == {"-P FORWARD DROP"}, policies
+    webs = start_webs(plan)
+    try:
+        pairs = [(NODE, other) for other in sorted(webs) if other != NODE]
+        faults = traffic_faults(plan, webs, pairs + [(b, a) for a, b in pairs])
+        seen = seen_as(node(NODE), outside_address)
+        if seen != plan["hosts"][NODE]["public_ip"]:
+            faults.append(f"{NODE} -> outside host: seen as {seen or 'no connection'}")
+    finally:
+        for name in webs:
+            stop_web(node(name))
+    assert not faults, "traffic after the restart:\n  " + "\n  ".join(faults)
