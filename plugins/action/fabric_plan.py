@@ -29,6 +29,8 @@ ARGUMENT_SPEC = {
     "vxlan_vni": {"type": "int", "default": 1},
     "vxlan_port": {"type": "int", "default": 8472},
     "vxlan_direct_routing": {"type": "bool", "default": False},
+    # auto, or a boolean (YAML true/false arrive as booleans): normalised by the planner.
+    "vxlan_checksum_offload_workaround": {"type": "raw", "default": "auto"},
     "ip_masq": {"type": "bool", "default": True},
     "route_protocol": {"type": "int", "default": planner.DEFAULT_ROUTE_PROTOCOL},
     "default_mtu": {"type": "int", "default": 1500},
@@ -43,7 +45,8 @@ SHARED_VARS = {
     key: "fabric_" + key
     for key in (
         "network", "subnet_len", "subnet_min", "subnet_max", "backend", "reserved_networks", "vxlan_vni",
-        "vxlan_port", "vxlan_direct_routing", "ip_masq", "route_protocol", "default_mtu",
+        "vxlan_port", "vxlan_direct_routing", "vxlan_checksum_offload_workaround", "ip_masq", "route_protocol",
+        "default_mtu",
     )
 }
 
@@ -62,6 +65,7 @@ def _facts(facts):
     keep = {
         "interfaces": _plain(facts.get("interfaces") or []),
         "default_ipv4": _plain(facts.get("default_ipv4") or {}),
+        "kernel": _plain(facts.get("kernel")),
     }
     for ifname in keep["interfaces"]:
         key = str(ifname).replace("-", "_").replace(".", "_")
@@ -156,6 +160,7 @@ class ActionModule(ActionBase):
             vxlan_vni=args["vxlan_vni"],
             vxlan_port=args["vxlan_port"],
             vxlan_direct_routing=args["vxlan_direct_routing"],
+            vxlan_checksum_offload_workaround=args["vxlan_checksum_offload_workaround"],
             ip_masq=args["ip_masq"],
             route_protocol=args["route_protocol"],
             default_mtu=args["default_mtu"],

@@ -82,6 +82,16 @@ options:
     description: Route to peers on the same L2 segment directly instead of through the tunnel.
     type: bool
     default: false
+  vxlan_checksum_offload_workaround:
+    description:
+      - Turn TX checksum offload off on the VTEP, the workaround for the kernel bug behind flannel
+        issue 1279 and calico issue 3145 (VXLAN packets whose UDP checksum is wrong after NAT, seen as
+        63-second stalls). The bug was fixed in Linux 5.7.
+      - V(auto) applies it on hosts whose kernel (from facts) is older than 5.7 or unknown, as Calico
+        does; V(true) or V(false) force it. It costs throughput (about 5x in this project's lab), so
+        forcing it on fixed kernels is not free.
+    type: raw
+    default: auto
   ip_masq:
     description: The fabric masquerades traffic leaving the cluster network (Docker's own ip-masq is turned off).
     type: bool

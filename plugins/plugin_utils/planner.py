@@ -58,6 +58,9 @@ class Settings:
     vxlan_vni: int = 1
     vxlan_port: int = 8472
     vxlan_direct_routing: bool = False
+    # flannel #1279 / calico #3145: "auto" turns TX checksum offload off on the VTEP only on
+    # kernels older than 5.7, as Calico does; "true"/"false" force it.
+    vxlan_checksum_offload_workaround: str = "auto"
     ip_masq: bool = True
     route_protocol: int = DEFAULT_ROUTE_PROTOCOL
     default_mtu: int = 1500
@@ -76,6 +79,8 @@ class HostInput:
     # The network of the interface that holds the public IP, when known.
     public_net: Optional[str] = None
     pinned_subnet: Optional[str] = None
+    # Kernel release from facts (e.g. "5.4.0-42-generic"), when known.
+    kernel: Optional[str] = None
 
 
 # --------------------------------------------------------------------------- #
@@ -207,6 +212,11 @@ def check_settings(settings: Settings) -> Tuple[Space, List[str]]:
             )
     if not 1 <= int(settings.vxlan_vni) <= 16777215:
         problems.append("fabric_vxlan_vni %r is outside 1..16777215" % (settings.vxlan_vni,))
+    if _tristate(settings.vxlan_checksum_offload_workaround) is None:
+        problems.append(
+            "fabric_vxlan_checksum_offload_workaround %r must be auto, true or false"
+            % (settings.vxlan_checksum_offload_workaround,)
+        )
     if not 1 <= int(settings.vxlan_port) <= 65535:
         problems.append("fabric_vxlan_port %r is outside 1..65535" % (settings.vxlan_port,))
     if not 1 <= int(settings.route_protocol) <= 255 or int(settings.route_protocol) in (1, 2, 3, 4):
@@ -297,6 +307,7 @@ def host_from_facts(
         networks=sorted(set(networks)),
         public_net=public_net,
         pinned_subnet=pinned_subnet,
+        kernel=str(facts["kernel"]) if facts.get("kernel") else None,
     )
 
 
@@ -524,6 +535,7 @@ def build_plan(
             "mtu": iface_mtu - overhead,
             "iface": h.iface,
             "vtep_mac": vtep_mac(sub),
+            "kernel": h.kernel,
         }
     new_leases = {host: str(space.subnet(idx)) for host, idx in lease_idx.items()}
     for name in names:
@@ -535,6 +547,7 @@ def build_plan(
         "vxlan_vni": int(settings.vxlan_vni),
         "vxlan_port": int(settings.vxlan_port),
         "vxlan_direct_routing": bool(settings.vxlan_direct_routing),
+        "vxlan_checksum_offload_workaround": _tristate(settings.vxlan_checksum_offload_workaround),
         "ip_masq": bool(settings.ip_masq),
         "route_protocol": int(settings.route_protocol),
         "hosts": plan_hosts,
@@ -556,6 +569,37 @@ def _me(plan: Mapping[str, Any], host: str) -> Mapping[str, Any]:
 
 def vxlan_device(plan: Mapping[str, Any]) -> str:
     return "flannel.%d" % int(plan["vxlan_vni"])
+
+
+def _tristate(value: Any) -> Optional[str]:
+    """'auto', 'true' or 'false' from a string or a boolean (YAML's yes/no too); None if neither."""
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return "true"
+    if text in ("false", "no", "off", "0"):
+        return "false"
+    return "auto" if text == "auto" else None
+
+
+def kernel_version(release: Any) -> Optional[Tuple[int, int]]:
+    """(major, minor) of a kernel release string such as ``5.4.0-42-generic``; None if unknown."""
+    match = re.match(r"^(\d+)\.(\d+)", str(release or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def needs_checksum_workaround(mode: Any, kernel: Any) -> bool:
+    """Whether to turn TX checksum offload off on the VTEP.
+
+    The kernel bug behind flannel #1279 / calico #3145 (VXLAN packets with bad UDP checksums
+    after NAT, seen as 63-second stalls) was fixed in 5.7; Calico disables the offload only
+    on older kernels. ``auto`` does the same, and errs on the safe side when the kernel is
+    unknown. The offload costs throughput: about 5x in this project's lab.
+    """
+    mode = _tristate(mode)
+    if mode in ("true", "false"):
+        return mode == "true"
+    version = kernel_version(kernel)
+    return version is None or version < (5, 7)
 
 
 def vxlan_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
@@ -599,7 +643,9 @@ def vxlan_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
         "neighbours": neighbours,
         "fdb": fdb,
         "routes": routes,
-        "checksum_offload_workaround": True,
+        "checksum_offload_workaround": needs_checksum_workaround(
+            plan.get("vxlan_checksum_offload_workaround", "auto"), me.get("kernel")
+        ),
         "rp_filter": 2,
     }
 

@@ -312,3 +312,32 @@ def test_plan_table_is_in_subnet_order():
     lines = planner.plan_table(plan).splitlines()
     assert lines[1].split() == ["HOST", "PUBLIC", "IP", "SUBNET", "GATEWAY", "MTU"]
     assert [line.split()[0] for line in lines[2:]] == ["node2", "node1"]
+
+
+@pytest.mark.parametrize(
+    "mode,kernel,expect",
+    [
+        ("auto", "5.4.0-42-generic", True),   # before the 5.7 fix: flannel #1279 / calico #3145
+        ("auto", "5.6.19", True),
+        ("auto", "5.7.0", False),
+        ("auto", "6.18.44-fc-v669", False),
+        ("auto", None, True),                  # unknown kernel: the safe side
+        (True, "6.1.0", True),
+        ("false", "4.19.0", False),
+        ("yes", "6.1.0", True),
+    ],
+)
+def test_checksum_offload_workaround_follows_calicos_kernel_rule(mode, kernel, expect):
+    h = hosts(2)
+    h[0].kernel = kernel
+    plan, _ = planner.build_plan(Settings(vxlan_checksum_offload_workaround=mode), h)
+    assert planner.vxlan_state(plan, "node1")["checksum_offload_workaround"] is expect
+
+
+def test_checksum_offload_workaround_rejects_other_values():
+    with pytest.raises(PlanError, match="fabric_vxlan_checksum_offload_workaround 'sometimes' must be auto"):
+        planner.build_plan(Settings(vxlan_checksum_offload_workaround="sometimes"), hosts(1))
+
+
+def test_kernel_comes_from_facts():
+    assert planner.host_from_facts("n", facts={"kernel": "5.4.0-42-generic"}).kernel == "5.4.0-42-generic"

@@ -85,6 +85,12 @@ def test_flannel_1_is_back_with_the_same_entries(before):
     assert fabric_entries(host) == before["entries"]
 
 
+def test_checksum_offload_workaround_is_back(before):
+    # fabric_vxlan_checksum_offload_workaround: true in this scenario (flannel #1279, calico #3145).
+    out = node(NODE).check_output("ethtool -k flannel.1")
+    assert "tx-checksum-ip-generic: off" in out, out
+
+
 def test_nat_and_forward_rules_are_back_and_forwarding_is_on(before):
     host = node(NODE)
     assert fabric_rules(host) == before["rules"]
