@@ -11,10 +11,10 @@ import itertools
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
+import ansible_cli
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -129,43 +129,8 @@ class Lab:
 
     def ansible(self, ns, args, check=False, diff=False):
         """Run the module through the real ``ansible`` CLI (AnsiballZ) inside ``ns``."""
-        ansible = shutil.which("ansible", path=os.path.dirname(sys.executable)) or "ansible"
-        argv = [
-            "ip",
-            "netns",
-            "exec",
-            ns,
-            ansible,
-            "localhost",
-            "-c",
-            "local",
-            "-i",
-            "localhost,",
-            "-e",
-            "ansible_python_interpreter=%s" % sys.executable,
-            "-m",
-            "crosshost.fabric.fabric_vxlan",
-            "-a",
-            json.dumps(args),
-        ]
-        if check:
-            argv.append("--check")
-        if diff:
-            argv.append("--diff")
-        env = dict(os.environ)
-        env.update(
-            ANSIBLE_COLLECTIONS_PATH=str(self.collections_root),
-            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-            ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-            ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"),
-            ANSIBLE_NOCOLOR="1",
-        )
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-        try:
-            out = json.loads(proc.stdout)
-            return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        except (ValueError, KeyError, IndexError):
-            raise AssertionError("ansible output:\n%s\n%s" % (proc.stdout, proc.stderr)) from None
+        return ansible_cli.run_module(ns, "crosshost.fabric.fabric_vxlan", args, self.collections_root,
+                                      check=check, diff=diff, local_tmp=self.tmp_path / "ansible-tmp")
 
 
 @pytest.fixture

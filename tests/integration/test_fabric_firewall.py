@@ -6,13 +6,13 @@ read or changed, and test traffic only flows between those namespaces. The modul
 through the real ``ansible`` CLI (AnsiballZ), in check and diff mode where asked.
 """
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import ansible_cli
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,26 +109,8 @@ def foreign(lines):
 
 def run_module(ns, collections_root, args, check=False, diff=False, prefix=()):
     """Run the module through the ansible CLI inside ``ns``; its result dict."""
-    cmd = ["ip", "netns", "exec", ns, *prefix, ANSIBLE, "localhost", "-c", "local",
-           "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
-           "-m", "crosshost.fabric.fabric_firewall", "-a", json.dumps(args)]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=str(collections_root),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_DEPRECATION_WARNINGS="0",
-        ANSIBLE_NOCOLOR="1",
-    )
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    try:
-        return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        pytest.fail(f"ansible failed (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return ansible_cli.run_module(ns, "crosshost.fabric.fabric_firewall", args, collections_root,
+                                  check=check, diff=diff, prefix=prefix)
 
 
 @pytest.fixture
