@@ -330,6 +330,15 @@ def restore_text(batches):
     return "\n".join(out) + "\n" if out else ""
 
 
+def tables_in_order(desired):
+    """The tables named in ``desired``, each once, in first-seen order."""
+    tables = []
+    for item in desired:
+        if item["table"] not in tables:
+            tables.append(item["table"])
+    return tables
+
+
 def persist_text(desired):
     """Restore input that recreates ``desired`` on top of any ruleset (for the boot unit).
 
@@ -342,10 +351,7 @@ def persist_text(desired):
         "# Written by crosshost.fabric.fabric_firewall; do not edit.",
         "# Loaded at boot by crosshost-fabric-restore (iptables-restore --noflush).",
     ]
-    tables = []
-    for item in desired:
-        if item["table"] not in tables:
-            tables.append(item["table"])
+    tables = tables_in_order(desired)
     for table_name in tables:
         wanted = [item for item in desired if item["table"] == table_name]
         out.append("*%s" % table_name)
@@ -369,10 +375,7 @@ def scratch_text(desired, live):
     rules jumping to them (e.g. to DOCKER-USER) load.
     """
     out = []
-    tables = []
-    for item in desired:
-        if item["table"] not in tables:
-            tables.append(item["table"])
+    tables = tables_in_order(desired)
     for table_name in tables:
         wanted = [item for item in desired if item["table"] == table_name]
         builtin = BUILTIN_CHAINS.get(table_name, ())

@@ -445,6 +445,16 @@ def live_link_want(live):
     }
 
 
+def unique_map(pairs, conflict):
+    """{key: value} from (key, value) pairs; a key given twice with two values raises ValueError."""
+    out = {}
+    for key, value in pairs:
+        if out.get(key, value) != value:
+            raise ValueError(conflict % key)
+        out[key] = value
+    return out
+
+
 class Change(object):
     """Everything the run would do, in execution order, plus its report."""
 
@@ -518,21 +528,16 @@ class FabricVxlan(object):
             if iproute.family_of(want["address"]) != 4:
                 raise ValueError("address must be IPv4 (the VTEP carries one IPv4 address)")
 
-            neigh = {}
-            for item in p["neighbours"]:
-                dst = iproute.norm_ip(item["dst"], "neighbours[].dst")
-                mac = iproute.norm_mac(item["lladdr"], "neighbours[].lladdr")
-                if neigh.get(dst, mac) != mac:
-                    raise ValueError("neighbour %s given twice with different lladdr" % dst)
-                neigh[dst] = mac
-
-            fdb = {}
-            for item in p["fdb"]:
-                mac = iproute.norm_mac(item["lladdr"], "fdb[].lladdr")
-                dst = iproute.norm_ip(item["dst"], "fdb[].dst")
-                if fdb.get(mac, dst) != dst:
-                    raise ValueError("fdb entry %s given twice with different dst" % mac)
-                fdb[mac] = dst
+            neigh = unique_map(
+                ((iproute.norm_ip(i["dst"], "neighbours[].dst"), iproute.norm_mac(i["lladdr"], "neighbours[].lladdr"))
+                 for i in p["neighbours"]),
+                "neighbour %s given twice with different lladdr",
+            )
+            fdb = unique_map(
+                ((iproute.norm_mac(i["lladdr"], "fdb[].lladdr"), iproute.norm_ip(i["dst"], "fdb[].dst"))
+                 for i in p["fdb"]),
+                "fdb entry %s given twice with different dst",
+            )
 
             routes = {}
             for item in p["routes"]:

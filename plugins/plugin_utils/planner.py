@@ -414,7 +414,7 @@ def vtep_mac(subnet: netaddr.IPNetwork) -> str:
     return "0e:fa:" + ":".join("%02x" % o for o in octets)
 
 
-def _check_hosts(space: Space, settings: Settings, hosts: Sequence[HostInput]) -> Tuple[Dict[str, int], List[str]]:
+def _check_hosts(space: Space, hosts: Sequence[HostInput]) -> Tuple[Dict[str, int], List[str]]:
     problems: List[str] = []
     seen_ip: Dict[str, List[str]] = {}
     pins: Dict[str, int] = {}
@@ -488,7 +488,7 @@ def build_plan(
     dupes = sorted(n for n, c in Counter(names).items() if c > 1)
     if dupes:
         problems.append("hosts listed twice: %s" % ", ".join(dupes))
-    pins, host_problems = _check_hosts(space, settings, hosts)
+    pins, host_problems = _check_hosts(space, hosts)
     problems += host_problems
     leases = dict(leases or {})
     release = sorted(set(release))

@@ -6,3 +6,5 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "vxlan" / "tests"))
+
+from fabric_lab import plan, webs  # noqa: E402,F401 - the vxlan scenario's fixtures

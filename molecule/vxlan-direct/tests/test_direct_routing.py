@@ -16,28 +16,12 @@ from fabric_lab import (
     RECAP_FILE,
     all_pairs,
     fabric_entries,
-    load_plan,
     node,
-    start_webs,
-    stop_web,
     traffic_faults,
 )
 
 SEGMENT = {"direct-a1": "a", "direct-a2": "a", "direct-b1": "b"}
 PINGS = 20
-
-
-@pytest.fixture(scope="module")
-def plan() -> dict:
-    return load_plan()
-
-
-@pytest.fixture(scope="module")
-def webs(plan):
-    addrs = start_webs(plan)
-    yield addrs
-    for name in addrs:
-        stop_web(node(name))
 
 
 def expected_routes(plan: dict, me: str) -> set:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from fabric_lab import load_plan, node_address
+from fabric_lab import load_plan, node_address, plan, webs  # noqa: F401 - fixtures shared with vxlan-direct
 
 OUTSIDE = "vxlan-outside"  # the lab host outside the fabric (molecule.yml)
 

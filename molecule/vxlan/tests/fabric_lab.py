@@ -265,3 +265,17 @@ def inventory_without(host_name: str, dest: pathlib.Path) -> pathlib.Path:
     out = dest / src.name
     out.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return out
+
+
+@pytest.fixture(scope="module")
+def plan() -> dict:
+    return load_plan()
+
+
+@pytest.fixture(scope="module")
+def webs(plan):
+    """A web server in a busybox container on every node: {node: container address}; removed after."""
+    addrs = start_webs(plan)
+    yield addrs
+    for name in addrs:
+        stop_web(node(name))

@@ -10,21 +10,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from fabric_lab import RECAP_FILE, all_pairs, load_plan, node, seen_as, start_webs, stop_web, traffic_faults
-
-
-@pytest.fixture(scope="module")
-def plan() -> dict:
-    return load_plan()
-
-
-@pytest.fixture(scope="module")
-def webs(plan):
-    addrs = start_webs(plan)
-    yield addrs
-    for name in addrs:
-        stop_web(node(name))
+from fabric_lab import RECAP_FILE, all_pairs, node, seen_as, traffic_faults
 
 
 def test_converge_in_check_mode_changed_nothing():

@@ -24,7 +24,6 @@ from fabric_lab import (
     expected_entries,
     fabric_entries,
     fabric_rules,
-    load_plan,
     node,
     node_address,
     seen_as,
@@ -36,11 +35,6 @@ from fabric_lab import (
 
 NODE = "vxlan-node2"
 BOOT_UNITS = ("crosshost-fabric-forward.service", "crosshost-fabric-vxlan.service")
-
-
-@pytest.fixture(scope="module")
-def plan() -> dict:
-    return load_plan()
 
 
 @pytest.fixture(scope="module")
