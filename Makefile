@@ -30,12 +30,12 @@ endef
 .PHONY: help setup venv collection-link lint unit playbooks integration molecule test bench demo lab-up lab-down clean
 
 help:
-	@echo "make setup        packages, dockerd, lab node image, .venv, collection link"
+	@echo "make setup        packages, dockerd, lab node images (one per engine), .venv, collection link"
 	@echo "make lint         shellcheck, ruff, yamllint, ansible-lint (production profile)"
 	@echo "make unit         pytest tests/unit"
 	@echo "make playbooks    pytest tests/playbooks (the playbooks through ansible-playbook, on localhost)"
 	@echo "make integration  pytest tests/integration (root, network namespaces)"
-	@echo "make molecule     molecule test, every scenario under molecule/"
+	@echo "make molecule     molecule test, every scenario under molecule/ (vxlan on each engine)"
 	@echo "make test         lint unit playbooks integration molecule"
 	@echo "make bench        every benchmarks/*.py"
 	@echo "make demo         3 lab nodes, site.yml on them, pings between their containers"
@@ -59,7 +59,7 @@ collection-link:
 	  echo "$(COLLECTION_LINK) exists and is not a symlink; remove it"; exit 1; fi
 	ln -sfn "$(CURDIR)" "$(COLLECTION_LINK)"
 
-SHELL_SCRIPTS := $(wildcard lab/*.sh lab/image/build.sh lab/image/rootfs/usr/local/sbin/*) .ci/run
+SHELL_SCRIPTS := $(wildcard lab/*.sh lab/image/build.sh lab/image/rootfs/usr/local/sbin/* lab/image/engines/*/rootfs/usr/local/sbin/*) .ci/run
 
 lint:
 	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
@@ -77,14 +77,22 @@ integration:
 	@$(call pytest_allow_empty,tests/integration)
 
 # Each scenario in turn (molecule destroys its instances even when a step fails); all are run,
-# then the target fails if any failed.
+# then the target fails if any failed. The scenarios in ENGINE_SCENARIOS run once per Docker engine
+# of the lab (FABRIC_ENGINE, see lab/lib.sh), the others on the default engine. Each run's time is printed.
+ENGINES ?= bookworm trixie sid
+ENGINE_SCENARIOS ?= vxlan
 molecule:
 	@failed=""; \
 	for f in molecule/*/molecule.yml; do \
 	  [ -e "$$f" ] || continue; \
 	  s=$$(basename "$$(dirname "$$f")"); \
-	  echo "=== molecule test -s $$s"; \
-	  $(BIN)/molecule test -s "$$s" || failed="$$failed $$s"; \
+	  engines=bookworm; \
+	  case " $(ENGINE_SCENARIOS) " in *" $$s "*) engines="$(ENGINES)" ;; esac; \
+	  for e in $$engines; do \
+	    echo "=== molecule test -s $$s (FABRIC_ENGINE=$$e)"; t0=$$SECONDS; \
+	    FABRIC_ENGINE=$$e $(BIN)/molecule test -s "$$s" || failed="$$failed $$s($$e)"; \
+	    echo "=== molecule test -s $$s (FABRIC_ENGINE=$$e) took $$((SECONDS - t0)) s"; \
+	  done; \
 	done; \
 	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
 
