@@ -176,7 +176,12 @@ def plan(
             else h
             for h in hosts
         ]
-        fabric_plan, new_leases = planner.build_plan(settings, hosts, current["leases"], release)
+        try:
+            fabric_plan, new_leases = planner.build_plan(settings, hosts, current["leases"], release)
+        except planner.PlanError as exc:
+            # The planner names a bad lease "lease file: ..."; say which file.
+            named = [p.replace("lease file:", "lease file %s:" % path, 1) for p in exc.problems]
+            raise planner.PlanError(named) from None
         # The recorded public IP of hosts absent from this inventory is kept.
         public_ips = dict(current["public_ips"])
         public_ips.update((name, h["public_ip"]) for name, h in fabric_plan["hosts"].items())

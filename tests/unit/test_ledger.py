@@ -66,7 +66,7 @@ def test_bad_lease_files_are_named_and_left_untouched(tmp_path, content, expect)
     path.write_text(content)
     with pytest.raises(PlanError) as exc:
         ledger.plan(str(path), Settings(), inv("a", "b"))
-    assert expect in str(exc.value) and str(path) in str(exc.value) or expect in str(exc.value)
+    assert expect in str(exc.value) and str(path) in str(exc.value), str(exc.value)
     assert path.read_text() == content
 
 
