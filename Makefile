@@ -27,7 +27,7 @@ if [ $$rc -eq 5 ]; then echo "pytest: no tests collected in $(firstword $(1))"; 
 exit $$rc
 endef
 
-.PHONY: help setup venv collection-link lint unit playbooks integration molecule test bench demo lab-up lab-down clean
+.PHONY: help setup venv collection-link lint unit playbooks integration molecule test bench demo lab-up lab-down clean docs
 
 help:
 	@echo "make setup        packages, dockerd, lab node image, .venv, collection link"
@@ -38,6 +38,7 @@ help:
 	@echo "make molecule     molecule test, every scenario under molecule/"
 	@echo "make test         lint unit playbooks integration molecule"
 	@echo "make bench        every benchmarks/*.py"
+	@echo "make docs         regenerate the texts derived from plugins/plugin_utils/options.py"
 	@echo "make demo         3 lab nodes, site.yml on them, pings between their containers"
 	@echo "make lab-up       3 lab nodes for inventories/lab (make lab-down removes them)"
 
@@ -89,6 +90,11 @@ molecule:
 	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
 
 test: lint unit playbooks integration molecule
+
+# The module DOCUMENTATION of fabric_plan, the plan role's argument spec and task, the README's
+# variables table: generated from plugins/plugin_utils/options.py (make unit fails when stale).
+docs:
+	$(BIN)/python tools/options_docs.py
 
 bench:
 	@shopt -s nullglob; for b in benchmarks/*.py; do echo "=== $$b"; $(BIN)/python "$$b"; done
