@@ -77,8 +77,9 @@ def role_options():
 
 
 def role_task_args():
-    """The cluster-wide settings as arguments of the plan role's fabric_plan task."""
-    return "".join('    %s: "{{ %s | default(omit) }}"\n' % (o.name, o.var) for o in options.SETTINGS)
+    """The arguments of the plan role's fabric_plan task: every option, from its variable."""
+    return "".join('    %s: "%s"\n' % (o.name, o.role_value or "{{ %s | default(omit) }}" % o.var)
+                   for o in options.PLAN_OPTIONS)
 
 
 def _md(text):
@@ -107,6 +108,8 @@ def readme_table():
         if o.choices:
             meaning += " One of %s." % ", ".join("`%s`" % c for c in o.choices)
         name = "`%s`" % o.var if o.kind != "host" else "per host: `%s`" % o.var
+        if o.kind == "group":
+            name += " (group)"
         rows.append("| %s | %s | %s |" % (name, default, _md(meaning)))
     return "\n".join(rows) + "\n"
 

@@ -32,9 +32,12 @@ DEFAULT_ROUTE_PROTOCOL = 244
 class Option:
     """One variable. ``name`` is the fabric_plan argument (the variable is ``fabric_<name>``).
 
-    kind: ``plan`` (an argument of fabric_plan and the plan role), ``host`` (a per-host inventory
-    variable the planner reads from hostvars), ``site`` (read by site.yml and another role).
-    setting: the ``planner.Settings`` field (cluster-wide: hosts must agree), or None.
+    kind: ``plan`` (an argument of fabric_plan and a variable of the plan role), ``host`` (a per-host
+    inventory variable the planner reads from hostvars), ``group`` (a cluster-wide inventory variable read
+    from hostvars, never an argument), ``site`` (read by site.yml and another role).
+    setting: the ``planner.Settings`` field, or None.
+    shared: cluster-wide, read from every host's hostvars too (hosts must agree); all settings are.
+    role_value: the plan role's task argument when it is not ``{{ fabric_<name> | default(omit) }}``.
     doc_default: how the README (Markdown) shows a default that is computed (None: the value itself).
     """
 
@@ -49,6 +52,8 @@ class Option:
     doc_default: Optional[str] = None
     required: bool = False  # required by the module (the role computes it)
     py_type: str = "Any"  # annotation of the Settings field
+    shared: bool = False
+    role_value: Optional[str] = None
 
     @property
     def var(self) -> str:
@@ -60,7 +65,8 @@ def _o(name, type_, default, *description, **kw):
 
 
 OPTIONS: Tuple[Option, ...] = (
-    _o("group", "str", "fabric", "Inventory group whose hosts form the fabric."),
+    _o("group", "str", "fabric", "Inventory group whose hosts form the fabric.",
+       role_value="{{ fabric_group | default('fabric') }}"),
     _o("network", "str", "10.244.0.0/16",
        "The cluster network (IPv4 CIDR), cut into one subnet per host.",
        setting="network", py_type="str"),
@@ -109,14 +115,33 @@ OPTIONS: Tuple[Option, ...] = (
        setting="default_mtu", py_type="int"),
     _o("lease_file", "path", None,
        "The lease ledger on the controller (commit it like a lock file); the plan role puts it beside the inventory.",
-       required=True, doc_default="`<inventory dir>/fabric-leases.yml`"),
+       required=True, doc_default="`<inventory dir>/fabric-leases.yml`",
+       role_value="{{ fabric_lease_file if fabric_lease_file is defined else inventory_dir ~ '/fabric-leases.yml' }}"),
     _o("plan_dir", "path", None,
        "Folder where C(plan.json) and the readable table C(plan.txt) are written (the plan role: beside the"
        " inventory); empty: nowhere.",
-       doc_default="`<inventory dir>/fabric-plan`"),
+       doc_default="`<inventory dir>/fabric-plan`",
+       role_value="{{ (fabric_plan_dir if fabric_plan_dir is defined else inventory_dir ~ '/fabric-plan') or omit }}"),
     _o("release", "list", [],
        "Hosts whose lease is released; they must no longer be in the group (a comma list or a YAML list).",
-       elements="str"),
+       elements="str",
+       role_value="{{ [] if fabric_release is not defined else fabric_release.split(',') if fabric_release is string"
+                  " else fabric_release }}"),
+    _o("bgp_mode", "str", "mesh",
+       "Backend C(bgp): C(mesh) (every host peers with every other), C(route-reflector) (hosts peer with their"
+       " rack's reflectors, members of the group O(reflector_group)) or C(peers) (hosts peer only with the routers"
+       " in their C(fabric_bgp_peers)).",
+       choices=("mesh", "route-reflector", "peers"), shared=True),
+    _o("bgp_encap", "str", "none",
+       "Backend C(bgp): C(ipip) sends traffic to peers off the host's segment through C(tunl0) (Calico's IPIP"
+       " cross-subnet).",
+       choices=("none", "ipip"), shared=True),
+    _o("reflector_group", "str", "fabric_route_reflectors",
+       "Backend C(bgp), mode C(route-reflector): inventory group of the route reflectors. Members that are not in"
+       " the fabric group are routers without containers, BGP speakers without a subnet."),
+    _o("bgp_password", "str", None,
+       "Backend C(bgp): one password for every fabric session (group-wide; validated, never put into the plan).",
+       kind="group"),
     _o("docker", "bool", True,
        "Manage Docker's C(daemon.json) (C(bip), C(mtu), C(ip-masq)) and flannel's C(subnet.env).",
        kind="site"),
@@ -132,12 +157,24 @@ OPTIONS: Tuple[Option, ...] = (
     _o("iface_mtu", "int", None,
        "Underlay MTU override.",
        kind="host", doc_default="from facts"),
+    _o("rack", "str", None,
+       "Backend C(bgp), mode C(route-reflector): the host's rack (its reflectors and AS).",
+       kind="host"),
+    _o("bgp_asn", "int", 64512,
+       "Backend C(bgp): the host's AS number (one AS per rack, or for the whole mesh).",
+       kind="host"),
+    _o("bgp_peers", "list", None,
+       "Backend C(bgp): routers the collection does not manage, as a list of C(address), C(asn), optional"
+       " C(password).",
+       kind="host"),
 )
 
 BY_NAME = {o.name: o for o in OPTIONS}
 PLAN_OPTIONS = tuple(o for o in OPTIONS if o.kind == "plan")
-#: The cluster-wide settings, in Settings field order.
+#: The planner.Settings fields, in order.
 SETTINGS = tuple(o for o in PLAN_OPTIONS if o.setting)
+#: Cluster-wide arguments that hosts may also carry (group_vars): every host that sets one must agree.
+SHARED = tuple(o for o in PLAN_OPTIONS if o.setting or o.shared)
 
 
 def argument_spec() -> dict:
