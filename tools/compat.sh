@@ -6,6 +6,8 @@
 #   COMPAT_PYTHON   interpreter for the venvs (default python3; ansible-core 2.15 runs on 3.9-3.11,
 #                   the collection's controller code needs >= 3.10)
 #   COMPAT_SUITES   default "tests/unit tests/playbooks"
+#   COMPAT_DIR      where the venvs live (default .build/compat)
+#   COMPAT_ONLY     "oldest" or "newest" to run one of the two
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,17 +20,20 @@ newest=$(grep -E '^ansible-core([<>=!~ ]|$)' requirements.txt | head -n1)
 # The test tools and the controller's own needs, at the versions requirements.txt asks for.
 mapfile -t deps < <(grep -E '^(pytest|hypothesis|netaddr|pyyaml)([<>=!~ ]|$)' requirements.txt)
 
-summary=.build/compat/summary.txt
-mkdir -p .build/compat
+dir=${COMPAT_DIR:-.build/compat}
+summary=$dir/summary.txt
+mkdir -p "$dir"
 : > "$summary"
 failed=""
 for spec in "ansible-core==$oldest" "$newest"; do
   case $spec in *==*) name=oldest ;; *) name=newest ;; esac
-  venv=.build/compat/$name
-  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.spec" 2>/dev/null)" != "$spec ${deps[*]}" ]; then
+  [ -z "${COMPAT_ONLY:-}" ] || [ "$COMPAT_ONLY" = "$name" ] || continue
+  venv=$dir/$name
+  want="$("$python" -c 'import sys; print(sys.version)' | head -n1) $spec ${deps[*]}"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.spec" 2>/dev/null)" != "$want" ]; then
     rm -rf "$venv"
     "$python" -m venv "$venv"
-    echo "$spec ${deps[*]}" > "$venv/.spec.new"
+    echo "$want" > "$venv/.spec.new"
   fi
   # quiet; --upgrade keeps the newest the newest (the pinned oldest stays as it is)
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$spec" "${deps[@]}"
