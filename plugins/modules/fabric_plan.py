@@ -22,15 +22,20 @@ description:
   - The subnet arithmetic lives in the collection's planner (C(plugins/plugin_utils/planner.py)), pure
     Python on netaddr.
 author:
-  - crosshost.fabric developers
+  - crosshost.fabric developers (!UNKNOWN)
 requirements:
   - netaddr (on the controller)
   - PyYAML (on the controller)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
     support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Computes the plan and reports what it would write; writes nothing.
@@ -120,7 +125,7 @@ notes:
   - Per-host inputs come from host variables, never from arguments. C(fabric_public_ip) (default
     C(ansible_host) when it is an IP address, else the default IPv4 address from facts), C(fabric_iface)
     (default the interface holding the public IP), C(fabric_subnet) (a pin), C(fabric_iface_mtu).
-  - Run it once (O(run_once=true)) delegated to localhost; the fact then reaches every host of the play.
+  - "Run it once (C(run_once: true)) delegated to localhost; the fact then reaches every host of the play."
 seealso:
   - module: crosshost.fabric.fabric_vxlan
 """

@@ -16,11 +16,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import netaddr
+try:
+    import netaddr
+except ImportError:  # the controller-side plugins check NETADDR_MISSING before any use
+    netaddr = None
+
+# One sentence for a controller without netaddr (the action plugin and the filters raise it).
+NETADDR_MISSING = (
+    "crosshost.fabric needs the Python package netaddr on the controller: install it into the Python "
+    "that runs Ansible (%s -m pip install netaddr)" % sys.executable
+)
 
 BACKENDS = ("vxlan", "host-gw", "udp", "bgp")
 
