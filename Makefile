@@ -54,15 +54,19 @@ $(VENV)/.requirements-installed: requirements.txt
 	"$(BIN)/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch "$@"
 
+# The link always points at this checkout: one left pointing at another checkout is re-pointed
+# (tests/conftest.py does the same), anything else in its place stops the run. Every suite runs it.
 collection-link:
 	@mkdir -p "$(dir $(COLLECTION_LINK))"
 	@if [ -e "$(COLLECTION_LINK)" ] && [ ! -L "$(COLLECTION_LINK)" ]; then \
 	  echo "$(COLLECTION_LINK) exists and is not a symlink; remove it"; exit 1; fi
-	ln -sfn "$(CURDIR)" "$(COLLECTION_LINK)"
+	@if [ "$$(readlink -f "$(COLLECTION_LINK)")" != "$$(readlink -f "$(CURDIR)")" ]; then \
+	  echo "collection link -> $(CURDIR) (was: $$(readlink "$(COLLECTION_LINK)" || echo none))"; \
+	  ln -sfn "$(CURDIR)" "$(COLLECTION_LINK)"; fi
 
 SHELL_SCRIPTS := $(wildcard lab/*.sh lab/image/build.sh lab/image/rootfs/usr/local/sbin/*) .ci/run
 
-lint:
+lint: collection-link
 	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
 	$(BIN)/ruff check .
 	$(BIN)/yamllint --strict .
@@ -88,18 +92,18 @@ sanity:
 	cd "$(SANITY_ROOT)" && git init -q . && HOME="$(SANITY)/home" $(BIN)/ansible-test sanity --color no \
 	  --python "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" --skip-test pslint
 
-unit:
+unit: collection-link
 	@$(call pytest_allow_empty,tests/unit)
 
-playbooks:
+playbooks: collection-link
 	@$(call pytest_allow_empty,tests/playbooks)
 
-integration:
+integration: collection-link
 	@$(call pytest_allow_empty,tests/integration)
 
 # Each scenario in turn (molecule destroys its instances even when a step fails); all are run,
 # then the target fails if any failed.
-molecule:
+molecule: collection-link
 	@failed=""; \
 	for f in molecule/*/molecule.yml; do \
 	  [ -e "$$f" ] || continue; \
@@ -111,7 +115,7 @@ molecule:
 
 test: lint sanity unit playbooks integration molecule
 
-bench:
+bench: collection-link
 	@shopt -s nullglob; for b in benchmarks/*.py; do echo "=== $$b"; $(BIN)/python "$$b"; done
 
 demo:

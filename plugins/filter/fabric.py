@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.crosshost.fabric.plugins.plugin_utils import planner
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, planner
 
 
 def _wrap(func):
@@ -34,7 +34,9 @@ def _wrap(func):
 
 class FilterModule:
     def filters(self):
-        return {
+        filters = {
             name: _wrap(getattr(planner, name))
             for name in ("vxlan_state", "firewall_state", "docker_config", "subnet_env")
         }
+        filters["bgp_state"] = _wrap(bgp.bgp_state)
+        return filters

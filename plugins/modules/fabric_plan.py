@@ -121,10 +121,32 @@ options:
     type: list
     elements: str
     default: []
+  bgp_mode:
+    description:
+      - Backend C(bgp) - C(mesh) (every host peers with every other), C(route-reflector) (hosts peer with their
+        rack's reflectors, members of O(reflector_group)) or C(peers) (hosts peer only with the routers in their
+        C(fabric_bgp_peers)).
+    type: str
+    default: mesh
+    choices: [mesh, route-reflector, peers]
+  bgp_encap:
+    description: Backend C(bgp) - C(ipip) sends traffic to peers off the host's segment through C(tunl0).
+    type: str
+    default: none
+    choices: [none, ipip]
+  reflector_group:
+    description:
+      - Backend C(bgp), mode C(route-reflector) - inventory group of the route reflectors. Members that are not
+        in O(group) are routers without containers, BGP speakers without a subnet.
+    type: str
+    default: fabric_route_reflectors
 notes:
   - Per-host inputs come from host variables, never from arguments. C(fabric_public_ip) (default
     C(ansible_host) when it is an IP address, else the default IPv4 address from facts), C(fabric_iface)
     (default the interface holding the public IP), C(fabric_subnet) (a pin), C(fabric_iface_mtu).
+  - Backend C(bgp) reads per-host C(fabric_rack), C(fabric_bgp_asn) (default 64512), C(fabric_bgp_peers) (list of
+    C(address), C(asn), optional C(password)) and C(fabric_bgp_password) (one for all fabric sessions). Passwords
+    are validated, never put into the plan.
   - "Run it once (C(run_once: true)) delegated to localhost; the fact then reaches every host of the play."
 seealso:
   - module: crosshost.fabric.fabric_vxlan
