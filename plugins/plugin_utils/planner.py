@@ -603,8 +603,8 @@ def _running(space: Space, hosts: Sequence[HostInput]) -> Tuple[Dict[str, Tuple[
                 inside.append((source, value, net))
         if not inside:
             continue
-        detail = ", ".join("%s %s" % (source, value) for source, value, _ in inside)
-        if len({str(net.cidr) for _, _, net in inside}) > 1:
+        detail = ", ".join("%s %s" % (entry[0], entry[1]) for entry in inside)
+        if len({str(entry[2].cidr) for entry in inside}) > 1:
             problems.append("host %s runs two subnets: %s; fix the host before planning" % (h.name, detail))
             continue
         idx = space.index_of(inside[0][2].cidr)
