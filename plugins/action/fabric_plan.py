@@ -162,6 +162,8 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
+        if planner.netaddr is None:
+            raise AnsibleActionFail(planner.NETADDR_MISSING)
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         args = {k: _plain(v) for k, v in args.items()}
         names = list(task_vars.get("groups", {}).get(args["group"], []))

@@ -22,15 +22,20 @@ description:
   - The subnet arithmetic lives in the collection's planner (C(plugins/plugin_utils/planner.py)), pure
     Python on netaddr.
 author:
-  - crosshost.fabric developers
+  - crosshost.fabric developers (!UNKNOWN)
 requirements:
   - netaddr (on the controller)
   - PyYAML (on the controller)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
     support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Computes the plan and reports what it would write; writes nothing.
@@ -148,7 +153,7 @@ notes:
   - Backend C(bgp) reads per-host C(fabric_rack), C(fabric_bgp_asn) (default 64512), C(fabric_bgp_peers) (list of
     C(address), C(asn), optional C(password)) and C(fabric_bgp_password) (one for all fabric sessions). Passwords
     are validated, never put into the plan.
-  - Run it once (O(run_once=true)) delegated to localhost; the fact then reaches every host of the play.
+  - "Run it once (C(run_once: true)) delegated to localhost; the fact then reaches every host of the play."
 seealso:
   - module: crosshost.fabric.fabric_vxlan
 """

@@ -16,11 +16,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import netaddr
+try:
+    import netaddr
+except ImportError:  # the controller-side plugins check NETADDR_MISSING before any use
+    netaddr = None
+
+# One sentence for a controller without netaddr (the action plugin and the filters raise it).
+NETADDR_MISSING = (
+    "crosshost.fabric needs the Python package netaddr on the controller: install it into the Python "
+    "that runs Ansible (%s -m pip install netaddr)" % sys.executable
+)
 
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import options
 
@@ -585,8 +595,8 @@ def _running(space: Space, hosts: Sequence[HostInput]) -> Tuple[Dict[str, Tuple[
                 inside.append((source, value, net))
         if not inside:
             continue
-        detail = ", ".join("%s %s" % (source, value) for source, value, _ in inside)
-        if len({str(net.cidr) for _, _, net in inside}) > 1:
+        detail = ", ".join("%s %s" % (entry[0], entry[1]) for entry in inside)
+        if len({str(entry[2].cidr) for entry in inside}) > 1:
             problems.append("host %s runs two subnets: %s; fix the host before planning" % (h.name, detail))
             continue
         idx = space.index_of(inside[0][2].cidr)
