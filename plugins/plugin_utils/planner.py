@@ -26,13 +26,13 @@ try:
 except ImportError:  # the controller-side plugins check NETADDR_MISSING before any use
     netaddr = None
 
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import options
+
 # One sentence for a controller without netaddr (the action plugin and the filters raise it).
 NETADDR_MISSING = (
     "crosshost.fabric needs the Python package netaddr on the controller: install it into the Python "
     "that runs Ansible (%s -m pip install netaddr)" % sys.executable
 )
-
-from ansible_collections.crosshost.fabric.plugins.plugin_utils import options
 
 BACKENDS = options.BY_NAME["backend"].choices
 
