@@ -32,7 +32,7 @@ def test_build_install_and_use_by_fqcn(tmp_path):
         license_text = tar.extractfile("LICENSE").read().decode()
     # The developer's lab, tests and tooling stay in the checkout: a user gets the collection.
     tops = {name.split("/")[0] for name in names}
-    for dev in ("lab", "molecule", "benchmarks", "tests", "inventories", ".ci", "Makefile", "ansible.cfg",
+    for dev in ("lab", "molecule", "benchmarks", "tools", "tests", "inventories", ".ci", "Makefile", "ansible.cfg",
                 "requirements.txt", "ruff.toml", ".yamllint", ".ansible-lint", ".gitignore"):
         assert dev not in tops, dev
     assert {"plugins", "roles", "playbooks", "meta", "README.md", "LICENSE"} <= tops
