@@ -27,7 +27,7 @@ if [ $$rc -eq 5 ]; then echo "pytest: no tests collected in $(firstword $(1))"; 
 exit $$rc
 endef
 
-.PHONY: help setup venv collection-link lint unit playbooks integration molecule test bench demo lab-up lab-down clean
+.PHONY: help setup venv collection-link lint unit playbooks integration molecule test bench demo lab-up lab-down clean docs compat
 
 help:
 	@echo "make setup        packages, dockerd, lab node image, .venv, collection link"
@@ -36,8 +36,10 @@ help:
 	@echo "make playbooks    pytest tests/playbooks (the playbooks through ansible-playbook, on localhost)"
 	@echo "make integration  pytest tests/integration (root, network namespaces)"
 	@echo "make molecule     molecule test, every scenario under molecule/"
-	@echo "make test         lint unit playbooks integration molecule"
+	@echo "make compat       unit + playbooks on the oldest and the newest ansible-core claimed (own venvs)"
+	@echo "make test         lint unit playbooks compat integration molecule"
 	@echo "make bench        every benchmarks/*.py"
+	@echo "make docs         regenerate the texts derived from plugins/plugin_utils/options.py"
 	@echo "make demo         3 lab nodes, site.yml on them, pings between their containers"
 	@echo "make lab-up       3 lab nodes for inventories/lab (make lab-down removes them)"
 
@@ -63,7 +65,7 @@ collection-link:
 	  echo "collection link -> $(CURDIR) (was: $$(readlink "$(COLLECTION_LINK)" || echo none))"; \
 	  ln -sfn "$(CURDIR)" "$(COLLECTION_LINK)"; fi
 
-SHELL_SCRIPTS := $(wildcard lab/*.sh lab/image/build.sh lab/image/rootfs/usr/local/sbin/*) .ci/run
+SHELL_SCRIPTS := $(wildcard lab/*.sh lab/image/build.sh lab/image/rootfs/usr/local/sbin/* tools/*.sh) .ci/run
 
 lint: collection-link
 	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
@@ -92,7 +94,17 @@ molecule: collection-link
 	done; \
 	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
 
-test: lint unit playbooks integration molecule
+# Declared support: tests/unit and tests/playbooks on the oldest ansible-core meta/runtime.yml claims
+# and the newest requirements.txt allows, each in its own venv under .build/compat (tools/compat.sh).
+compat:
+	bash tools/compat.sh
+
+test: lint unit playbooks compat integration molecule
+
+# The module DOCUMENTATION of fabric_plan, the plan role's argument spec and task, the README's
+# variables table: generated from plugins/plugin_utils/options.py (make unit fails when stale).
+docs:
+	$(BIN)/python tools/options_docs.py
 
 bench: collection-link
 	@shopt -s nullglob; for b in benchmarks/*.py; do echo "=== $$b"; $(BIN)/python "$$b"; done

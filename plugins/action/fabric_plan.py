@@ -26,42 +26,14 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, ledger, planner
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, ledger, options, planner
 
-ARGUMENT_SPEC = {
-    "group": {"type": "str", "default": "fabric"},
-    "network": {"type": "str", "default": "10.244.0.0/16"},
-    "subnet_len": {"type": "raw", "default": 24},
-    "subnet_min": {"type": "str"},
-    "subnet_max": {"type": "str"},
-    "backend": {"type": "str", "default": "vxlan"},
-    "reserved_networks": {"type": "list", "elements": "str", "default": list(planner.DEFAULT_RESERVED)},
-    "vxlan_vni": {"type": "int", "default": 1},
-    "vxlan_port": {"type": "int", "default": 8472},
-    "vxlan_direct_routing": {"type": "bool", "default": False},
-    # auto, or a boolean (YAML true/false arrive as booleans): normalised by the planner.
-    "vxlan_checksum_offload_workaround": {"type": "raw", "default": "auto"},
-    "ip_masq": {"type": "bool", "default": True},
-    "route_protocol": {"type": "int", "default": planner.DEFAULT_ROUTE_PROTOCOL},
-    "default_mtu": {"type": "int", "default": 1500},
-    "lease_file": {"type": "path"},
-    "plan_dir": {"type": "path"},
-    "release": {"type": "list", "elements": "str", "default": []},
-    "bgp_mode": {"type": "str", "default": "mesh"},
-    "bgp_encap": {"type": "str", "default": "none"},
-    "reflector_group": {"type": "str", "default": "fabric_route_reflectors"},
-}
+# The arguments and the cluster-wide host variables come from the one table of options.
+ARGUMENT_SPEC = options.argument_spec()
 
 # Cluster-wide settings: the group's hosts carry them (group_vars); the task's arguments
 # (the role's defaults) apply where no host sets one. Hosts must agree.
-SHARED_VARS = {
-    key: "fabric_" + key
-    for key in (
-        "network", "subnet_len", "subnet_min", "subnet_max", "backend", "reserved_networks", "vxlan_vni",
-        "vxlan_port", "vxlan_direct_routing", "vxlan_checksum_offload_workaround", "ip_masq", "route_protocol",
-        "default_mtu", "bgp_mode", "bgp_encap",
-    )
-}
+SHARED_VARS = {o.name: o.var for o in options.SHARED}
 
 
 def _plain(value):
@@ -281,21 +253,7 @@ class ActionModule(ActionBase):
         lease_file, plan_dir, legacy_lease, legacy_plan, path_problems = self._paths(
             names, task_vars["hostvars"], args, task_vars)
         problems += path_problems
-        settings = planner.Settings(
-            network=args["network"],
-            subnet_len=args["subnet_len"],
-            subnet_min=args["subnet_min"] or None,
-            subnet_max=args["subnet_max"] or None,
-            backend=args["backend"],
-            reserved=tuple(args["reserved_networks"]),
-            vxlan_vni=args["vxlan_vni"],
-            vxlan_port=args["vxlan_port"],
-            vxlan_direct_routing=args["vxlan_direct_routing"],
-            vxlan_checksum_offload_workaround=args["vxlan_checksum_offload_workaround"],
-            ip_masq=args["ip_masq"],
-            route_protocol=args["route_protocol"],
-            default_mtu=args["default_mtu"],
-        )
+        settings = planner.Settings(**options.settings_kwargs(args))
         bgp_section, warnings = None, []
         try:
             if problems:
