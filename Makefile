@@ -27,7 +27,7 @@ if [ $$rc -eq 5 ]; then echo "pytest: no tests collected in $(firstword $(1))"; 
 exit $$rc
 endef
 
-.PHONY: help setup venv collection-link lint unit playbooks integration molecule test bench demo lab-up lab-down clean
+.PHONY: help setup venv collection-link lint unit playbooks integration molecule test bench demo lab-up lab-down clean mutation
 
 help:
 	@echo "make setup        packages, dockerd, lab node image, .venv, collection link"
@@ -38,6 +38,7 @@ help:
 	@echo "make molecule     molecule test, every scenario under molecule/"
 	@echo "make test         lint unit playbooks integration molecule"
 	@echo "make bench        every benchmarks/*.py"
+	@echo "make mutation     mutmut over plugins/plugin_utils and plugins/module_utils (slow; not in make test)"
 	@echo "make demo         3 lab nodes, site.yml on them, pings between their containers"
 	@echo "make lab-up       3 lab nodes for inventories/lab (make lab-down removes them)"
 
@@ -93,6 +94,12 @@ molecule: collection-link
 	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
 
 test: lint unit playbooks integration molecule
+
+# Mutation testing (tests/mutation/run.py): score per folder, survivors checked against the reviewed
+# list tests/mutation/survivors.yml. One worker at nice 15; see README "Tests" for its time.
+MUTATION_FOLDERS ?= plugin_utils module_utils
+mutation: collection-link
+	$(BIN)/python tests/mutation/run.py $(MUTATION_FOLDERS)
 
 bench: collection-link
 	@shopt -s nullglob; for b in benchmarks/*.py; do echo "=== $$b"; $(BIN)/python "$$b"; done
