@@ -217,7 +217,8 @@ def test_a_full_space_names_the_hosts_left_without_a_subnet():
         "10.244.0.224/27 are free (first hosts without one: h7, h8)"]
     with pytest.raises(PlanError) as exc:
         planner.build_plan(small, hosts[:14])
-    assert exc.value.problems[0].endswith("(first hosts without one: h3, h4, h5, h6, h7)")  # five at most, in name order
+    # five at most, in name order
+    assert exc.value.problems[0].endswith("(first hosts without one: h3, h4, h5, h6, h7)")
     with pytest.raises(PlanError) as exc:
         planner.build_plan(small, hosts[:9], {"o1": "10.244.0.32/27", "o2": "10.244.0.96/27", "o3": "10.244.0.224/27"})
     assert exc.value.problems == [
