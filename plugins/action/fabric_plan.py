@@ -87,6 +87,21 @@ def _subnet_env(value):
         return None
 
 
+def read_as_inventory(path, sources):
+    """The inventory folder that would read ``path`` as inventory (no dot-named component on the way), or None."""
+    if not path:
+        return None
+    path = os.path.abspath(path)
+    for source in sources or ():
+        folder = os.path.abspath(str(source))
+        if not os.path.isdir(folder) or not path.startswith(folder.rstrip(os.sep) + os.sep):
+            continue
+        parts = os.path.relpath(path, folder).split(os.sep)
+        if not any(part.startswith(".") or part in ("group_vars", "host_vars") for part in parts):
+            return folder
+    return None
+
+
 def _expand(path):
     return os.path.abspath(os.path.expanduser(path)) if path else path
 
@@ -308,6 +323,15 @@ class ActionModule(ActionBase):
                 " (check mode: nothing written)" if self._task.check_mode else "",
             ),
         )
+        sources = task_vars.get("ansible_inventory_sources")
+        for label, path in (("fabric_lease_file", lease_file), ("fabric_plan_dir", plan_dir)):
+            folder = read_as_inventory(path, sources)
+            if folder:
+                warnings.append(
+                    "%s %s lies in the inventory folder %s, whose files Ansible reads as inventory: move it into a "
+                    "folder whose name starts with a dot (the default is %s)"
+                    % (label, path, folder, os.path.join(folder, DEFAULT_DIR))
+                )
         if out["unknown_release"]:
             warnings.append("no lease to release for: %s" % ", ".join(out["unknown_release"]))
         if warnings:
