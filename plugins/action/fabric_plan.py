@@ -97,6 +97,33 @@ def _bgp_section(args, names, hosts, task_vars):
         bgp.BgpSettings(mode=args["bgp_mode"], encap=args["bgp_encap"], password=password))
 
 
+def _underlay(hosts, hostvars):
+    """What the hosts still need for a backend to run: their underlay interface.
+
+    A host whose facts are known (site.yml gathers them) and whose interface is still unknown is an
+    error (no interface holds its public IP); one without facts and without ``fabric_iface`` is a
+    warning: plan.yml reads no host, and the host run will need facts or fabric_iface.
+    """
+    problems, unknown = [], []
+    for h in hosts:
+        if h.iface or not h.public_ip:
+            continue  # a missing public IP is reported by the planner
+        if (hostvars[h.name].get("ansible_facts") or {}).get("interfaces"):
+            problems.append(
+                "host %s: no interface holds its public IP %s (facts gathered); set fabric_iface to the underlay"
+                " interface" % (h.name, h.public_ip)
+            )
+        else:
+            unknown.append(h.name)
+    warnings = []
+    if unknown:
+        warnings.append(
+            "no underlay interface known yet for %s (no facts, no fabric_iface): the host run (site.yml) gathers"
+            " facts and needs an interface holding the public IP there, or set fabric_iface" % _few(unknown, 10)
+        )
+    return problems, warnings
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -171,12 +198,15 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("the inventory group %r is empty or missing: no fabric to plan" % args["group"])
         hosts, args, problems = self._host_inputs(names, task_vars["hostvars"], args)
         settings = planner.Settings(**options.settings_kwargs(args))
-        bgp_section, warnings = None, []
+        bgp_section = None
+        underlay_problems, warnings = _underlay(hosts, task_vars["hostvars"])
+        problems += underlay_problems
         try:
             if problems:
                 raise planner.PlanError(problems)
             if args["backend"] == "bgp":
-                bgp_section, warnings = _bgp_section(args, names, hosts, task_vars)
+                bgp_section, bgp_warnings = _bgp_section(args, names, hosts, task_vars)
+                warnings += bgp_warnings
             out = ledger.plan(
                 args["lease_file"], settings, hosts, release=args["release"], check_mode=self._task.check_mode
             )
@@ -188,20 +218,27 @@ class ActionModule(ActionBase):
         written = [args["lease_file"]] if out["changed"] else []
         if args["plan_dir"]:
             written += self._write_plan(args["plan_dir"], plan)
+        summary = "%d hosts planned in %s (/%d each), backend %s%s" % (
+            len(plan["hosts"]),
+            plan["network"],
+            plan["subnet_len"],
+            plan["backend"],
+            "; released: " + ", ".join(out["released"]) if out["released"] else "",
+        )
+        if self._task.check_mode:
+            # Nothing was rewritten: point at no file.
+            msg = "preview (--check): nothing written. " + summary
+        else:
+            msg = summary + "; lease file " + args["lease_file"]
+            if args["plan_dir"]:
+                msg += "; table in " + os.path.join(args["plan_dir"], "plan.txt")
         result.update(
             changed=bool(written),
             written=written,
             released=out["released"],
             ansible_facts={"fabric_plan": plan},
-            msg="%d hosts planned in %s (/%d each), backend %s; lease file %s%s"
-            % (
-                len(plan["hosts"]),
-                plan["network"],
-                plan["subnet_len"],
-                plan["backend"],
-                args["lease_file"],
-                ", released: " + ", ".join(out["released"]) if out["released"] else "",
-            ),
+            plan_table=planner.plan_table(plan),
+            msg=msg,
         )
         if out["unknown_release"]:
             warnings.append("no lease to release for: %s" % ", ".join(out["unknown_release"]))
