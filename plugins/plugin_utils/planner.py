@@ -495,7 +495,7 @@ _SPECIAL_V4 = tuple(
         ("224.0.0.0/4", "is multicast"),
         ("240.0.0.0/4", "is reserved"),
     )
-)
+) if netaddr is not None else ()  # without netaddr the plugins stop first (NETADDR_MISSING)
 
 
 def public_ip_fault(ip: netaddr.IPAddress, public_net: Any = None) -> Optional[str]:
