@@ -95,7 +95,7 @@ options:
         description:
           - Create the hook chain when it does not exist (empty; an existing one is never
             flushed), for example C(DOCKER-USER) before Docker's first start. The chain is
-            not the module's: it is never removed, and its other rules are never touched.
+            not the module's; it is never removed, and its other rules are never touched.
             The boot script C(crosshost-fabric-restore) creates a missing hook chain the
             same way.
         type: bool
