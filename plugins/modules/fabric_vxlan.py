@@ -633,7 +633,7 @@ class FabricVxlan(object):
         self.after.append("addr %s dev %s" % (want["address"], dev))
 
         create = live is None or rebuild is not None
-        if create and want["dev"]:
+        if want["dev"] and (create or (want["mtu"] is not None and live["mtu"] != want["mtu"])):
             self.check_underlay(want)
         if rebuild is not None:
             ch.link_rebuilt = rebuild
@@ -754,7 +754,7 @@ class FabricVxlan(object):
             ch.removed[kind].sort()
 
     def check_underlay(self, want):
-        """Before a device is (re)built: its underlay device exists and can carry its MTU."""
+        """Before a device is (re)built or its MTU set: the underlay exists and can carry the MTU."""
         try:
             under = iproute.read_link(self.run, self.ip, want["dev"])
         except iproute.IprouteError as exc:
