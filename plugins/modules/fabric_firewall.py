@@ -225,6 +225,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.common.text.converters import to_bytes, to_native  # noqa: E402
 
 from ansible_collections.crosshost.fabric.plugins.module_utils import iptables as ipt  # noqa: E402
+from ansible_collections.crosshost.fabric.plugins.module_utils import persist  # noqa: E402
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -355,32 +356,7 @@ def validate(module, chains, state):
 
 def sync_persist_file(module, path, content):
     """Write (content) or remove (None) the persist file; True when it changes."""
-    exists = os.path.exists(path)
-    if content is None:
-        if not exists:
-            return False
-        if not module.check_mode:
-            os.remove(path)
-        return True
-    if exists:
-        with open(path, "rb") as handle:
-            if handle.read() == to_bytes(content):
-                return False
-    if module.check_mode:
-        return True
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".crosshost-fabric-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(to_bytes(content))
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return True
+    return persist.sync(path, content, check_mode=module.check_mode, keep_mode=True) is not None
 
 
 def main():
