@@ -145,7 +145,8 @@ def test_an_empty_or_missing_fabric_group_is_a_sentence_not_a_jinja_error(tmp_pa
                              (RELEASE, "the inventory group 'fabric' is empty or missing"),
                              (SITE, "the inventory group fabric is empty or missing")):
         rc, out = run(playbook, inv, *(["-e", "fabric_release=x"] if playbook == RELEASE else []))
-        assert rc != 0 and expect in out, out
+        # ansible-core 2.15 writes a quote in a single-quoted YAML scalar as ''
+        assert rc != 0 and expect in out.replace("''", "'"), out
         assert "undefined" not in out.lower(), out
     assert sorted(os.listdir(tmp_path)) == ["hosts.yml"]
 
