@@ -10,8 +10,11 @@ import yaml
 from test_plan_playbook import PLAYBOOK, RELEASE, ROOT, THREE, make_inventory, run
 
 SITE = os.path.join(ROOT, "playbooks", "site.yml")
-# The connection only: local, with the controller's own Python (facts are this machine's).
-LOCAL = {name: dict(values, ansible_connection="local", ansible_python_interpreter="{{ ansible_playbook_python }}")
+# The connection only: local, with the controller's own Python (facts are this machine's). This machine
+# holds none of the hosts' public IPs, so the underlay interface is named (else, with facts gathered, the
+# plan refuses the hosts: issue 10 item 8).
+LOCAL = {name: dict(values, ansible_connection="local", ansible_python_interpreter="{{ ansible_playbook_python }}",
+                    fabric_iface="lo")
          for name, values in THREE.items()}
 
 
