@@ -369,6 +369,7 @@ def bgp_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
             "rr_client": rr_client,
             "rr_cluster_id": bgp["clusters"].get(me["rack"]) if rr_client else None,
             "next_hop_self": "ebgp" if rr_client else plain_nh,
+            "allow_local_as": False,
             "password": fabric_pw,
         })
 
@@ -403,6 +404,9 @@ def bgp_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
             "rr_client": False,
             "rr_cluster_id": None,
             "next_hop_self": plain_nh,
+            # Hosts share an AS: a router passing one host's subnet to another puts that AS in the
+            # path, which BGP's loop check would reject (Calico needs the same on shared-AS hosts).
+            "allow_local_as": peer["asn"] != me["asn"],
             "password": "FABRIC_PW_PEER_%d" % index if peer["password"] else fabric_pw,
         })
 
@@ -420,8 +424,21 @@ def bgp_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
             # Routes whose next hop lies on none of these go via tunl0, onlink.
             "segments": sorted(set(segments)),
         }
+    # A router without containers (a reflector the collection configures) forwards the fabric's
+    # traffic: IPv4 forwarding and FORWARD accepts for the cluster network (a DROP policy, e.g.
+    # Docker's, would drop it otherwise). Fabric hosts get the same from the forward role.
+    router_forward = None
+    if me["router"]:
+        router_forward = [{
+            "table": "filter",
+            "chain": "FABRIC-FORWARD",
+            "hook": "FORWARD",
+            "position": "first",
+            "rules": ["-s %s -j ACCEPT" % network, "-d %s -j ACCEPT" % network],
+        }]
     return {
         "router_id": me["router_id"],
+        "router_forward": router_forward,
         "asn": me["asn"],
         "mode": mode,
         "reflector": bool(me["reflector"]),

@@ -125,6 +125,9 @@ def test_route_reflector_reflects_for_its_rack_and_speaks_ebgp_to_other_racks():
     assert plan["bgp"]["clusters"] == {"a": "192.0.2.1", "b": "198.51.100.1"}
     tor = bgp.bgp_state(plan, "tor-a")
     assert tor["subnet"] is None and tor["reflector"] and tor["router_id"] == "192.0.2.1"
+    # A router without containers forwards the cluster network's traffic; fabric hosts don't need it here.
+    assert tor["router_forward"][0]["rules"] == ["-s 10.244.0.0/16 -j ACCEPT", "-d 10.244.0.0/16 -j ACCEPT"]
+    assert bgp.bgp_state(plan, "b1")["router_forward"] is None
     s = by_peer(tor)
     assert sorted(s) == ["a1", "a2", "b1", "tor-b"]
     for client in ("a1", "a2"):
@@ -182,8 +185,9 @@ def test_peers_mode_each_host_peers_only_with_its_routers():
         ("peer_192_0_2_1", "192.0.2.1", 65000, False, True, "FABRIC_PW"),
         ("peer_192_0_2_2", "192.0.2.2", 65000, False, True, "FABRIC_PW_PEER_1"),
     ]
+    assert all(s["allow_local_as"] for s in n1["sessions"])  # a router passes other hosts' subnets (same AS)
     n2 = bgp.bgp_state(plan, "node2")
-    assert [(s["address"], s["ibgp"]) for s in n2["sessions"]] == [("192.0.2.1", True)]
+    assert [(s["address"], s["ibgp"], s["allow_local_as"]) for s in n2["sessions"]] == [("192.0.2.1", True, False)]
     # The passwords are nowhere in the plan (it is written to plan.json).
     text = json.dumps(plan)
     assert "r0uter" not in text and "gl0bal" not in text

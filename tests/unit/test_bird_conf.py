@@ -87,6 +87,7 @@ def test_peers_with_passwords_render_and_bird_checks_the_constants(tmp_path):
     path, text = render(tmp_path, state, passwords="gl0bal", peers=peers)
     assert bird_parse(path) == (0, ""), text
     assert "password FABRIC_PW;" in text and "password FABRIC_PW_PEER_1;" in text
+    assert text.count("allow local as;") == 2  # eBGP to routers: hosts share an AS
     assert "gl0bal" not in text and "r0 uter" not in text  # only in the secrets file
     secrets = (tmp_path / "secrets.conf").read_text()
     assert 'define FABRIC_PW = "gl0bal";' in secrets and 'define FABRIC_PW_PEER_1 = "r0 uter";' in secrets
