@@ -13,7 +13,8 @@ import time
 
 EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
-SCENARIO = pathlib.Path(__file__).resolve().parents[1]
+# The scenario Molecule runs (bgp-racks uses these helpers too).
+SCENARIO = pathlib.Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", pathlib.Path(__file__).resolve().parents[1]))
 CONVERGE = SCENARIO / "converge.yml"
 CONFIG = "/etc/bird/bird.conf"
 SECRETS = "/etc/bird/crosshost-fabric-secrets.conf"
@@ -47,18 +48,18 @@ def routes_to(host, dst: str) -> list[dict]:
     return json.loads(host.check_output(f"ip -4 -j route show exact {dst}") or "[]")
 
 
-def converge(*args: str, extra_vars: dict | None = None):
+def converge(*args: str, extra_vars: dict | None = None, inventory=None):
     """Run the scenario's converge.yml against Molecule's inventory, as Molecule does."""
-    return playbook(CONVERGE, *args, extra_vars=extra_vars)
+    return playbook(CONVERGE, *args, extra_vars=extra_vars, inventory=inventory)
 
 
-def playbook(path, *args: str, extra_vars: dict | None = None):
+def playbook(path, *args: str, extra_vars: dict | None = None, inventory=None):
     """ansible-playbook with Molecule's inventory and configuration; stdout is ansible.posix.json."""
     exe = shutil.which("ansible-playbook") or str(pathlib.Path(sys.executable).parent / "ansible-playbook")
     env = dict(os.environ)
     env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     env["ANSIBLE_CALLBACKS_ENABLED"] = ""
-    cmd = [exe, "-i", INVENTORY, str(path), *args]
+    cmd = [exe, "-i", str(inventory or INVENTORY), str(path), *args]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
