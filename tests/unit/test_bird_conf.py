@@ -27,8 +27,8 @@ def render(tmp_path, state, passwords=None, peers=None):
     """bird.conf and its secrets file, as the role writes them; returns the bird.conf path and text."""
     secrets = tmp_path / "secrets.conf"
     secrets.write_text(env().from_string(open(SECRETS).read()).render(
-        bgp=state, fabric_bgp_password=passwords, fabric_bgp_peers=peers or []))
-    text = env().from_string(open(TEMPLATE).read()).render(bgp=state, bgp_secrets_file=str(secrets))
+        bgp_speaker=state, fabric_bgp_password=passwords, fabric_bgp_peers=peers or []))
+    text = env().from_string(open(TEMPLATE).read()).render(bgp_speaker=state, bgp_secrets_file=str(secrets))
     path = tmp_path / "bird.conf"
     path.write_text(text)
     return path, text
