@@ -309,11 +309,13 @@ def _nets(speaker: Mapping[str, Any], public_net: Optional[str]) -> List[Tuple[n
 def _pick(mine, theirs, their_id: str) -> Tuple[str, Optional[str], bool]:
     """(peer address, local address, on a shared segment) for a session between two speakers.
 
-    The peer's router id (public IP) first when it lies on one of my segments, else any of
-    the peer's addresses on one of my segments; else the router id across routers (multihop).
+    The peer's router id (public IP) first, then its other addresses from facts: the first that
+    lies on one of my segments wins. The router id is tried even when the peer's facts are
+    unknown (a host limited out of the run), so --limit never changes a session. Otherwise the
+    router id across routers (multihop).
     """
-    candidates = [(a, n) for a, n in theirs if str(a) == their_id] + [(a, n) for a, n in theirs if str(a) != their_id]
-    for addr, _net in candidates:
+    candidates = [netaddr.IPAddress(their_id)] + [a for a, _n in theirs if str(a) != their_id]
+    for addr in candidates:
         for my_addr, my_net in mine:
             if addr in my_net and addr != my_addr:
                 return str(addr), str(my_addr), True

@@ -74,6 +74,20 @@ def test_session_address_is_the_one_on_a_shared_segment_from_facts():
     assert (s["address"], s["local_address"], s["direct"]) == ("10.9.0.2", "10.9.0.1", True)
 
 
+def test_a_peer_without_facts_still_gets_a_direct_session_on_my_segment():
+    """--limit: peers limited out of the run have no facts; their sessions must not change."""
+    with_facts = [BgpInput("a", "192.0.2.1", addresses=["192.0.2.1/24"]),
+                  BgpInput("b", "192.0.2.2", addresses=["192.0.2.2/24"])]
+    limited = [BgpInput("a", "192.0.2.1", addresses=["192.0.2.1/24"]), BgpInput("b", "192.0.2.2")]
+    states = []
+    for inputs in (with_facts, limited):
+        plan, _ = make_plan(inputs, public_net=None)
+        states.append(bgp.bgp_state(plan, "a"))
+    assert states[0] == states[1]
+    s = by_peer(states[1])["b"]
+    assert (s["address"], s["local_address"], s["direct"]) == ("192.0.2.2", "192.0.2.1", True)
+
+
 def test_mesh_warns_above_100_hosts_and_recommends_reflectors():
     inputs = [BgpInput("n%03d" % i, "192.0.%d.%d" % (2 + i // 200, 1 + i % 200)) for i in range(101)]
     _section, warnings = bgp.plan_bgp(NET, inputs, BgpSettings())
