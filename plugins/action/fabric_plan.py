@@ -6,52 +6,34 @@ It reads the inventory (every host of the fabric group, including hosts limited
 out of the run, from inventory values and whatever facts are known), hands them
 to the planner under the lease ledger's lock, writes the plan files, and returns
 the plan as the fact ``fabric_plan``. It never contacts a managed host.
+
+One ledger per plan: unless ``fabric_lease_file`` is set (task argument, or a host
+variable every host of the group agrees on), the ledger is ``.fabric/leases.yml`` in the
+folder of the FIRST inventory source (the folder itself for ``-i FOLDER``, the file's folder
+for ``-i FILE``), whichever host comes first and whatever ``--limit`` says. The dot keeps
+it (and ``plan.json``, ``plan.txt`` and the hidden lock file beside it) out of Ansible's
+inventory loader, which skips names starting with a dot. A ledger at the old default
+``<inventory dir>/fabric-leases.yml`` is read from there and moved at the first write.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, ledger, planner
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, ledger, options, planner
 
-ARGUMENT_SPEC = {
-    "group": {"type": "str", "default": "fabric"},
-    "network": {"type": "str", "default": "10.244.0.0/16"},
-    "subnet_len": {"type": "raw", "default": 24},
-    "subnet_min": {"type": "str"},
-    "subnet_max": {"type": "str"},
-    "backend": {"type": "str", "default": "vxlan"},
-    "reserved_networks": {"type": "list", "elements": "str", "default": list(planner.DEFAULT_RESERVED)},
-    "vxlan_vni": {"type": "int", "default": 1},
-    "vxlan_port": {"type": "int", "default": 8472},
-    "vxlan_direct_routing": {"type": "bool", "default": False},
-    # auto, or a boolean (YAML true/false arrive as booleans): normalised by the planner.
-    "vxlan_checksum_offload_workaround": {"type": "raw", "default": "auto"},
-    "ip_masq": {"type": "bool", "default": True},
-    "route_protocol": {"type": "int", "default": planner.DEFAULT_ROUTE_PROTOCOL},
-    "default_mtu": {"type": "int", "default": 1500},
-    "lease_file": {"type": "path", "required": True},
-    "plan_dir": {"type": "path"},
-    "release": {"type": "list", "elements": "str", "default": []},
-    "bgp_mode": {"type": "str", "default": "mesh"},
-    "bgp_encap": {"type": "str", "default": "none"},
-    "reflector_group": {"type": "str", "default": "fabric_route_reflectors"},
-}
+# The arguments and the cluster-wide host variables come from the one table of options.
+ARGUMENT_SPEC = options.argument_spec()
 
 # Cluster-wide settings: the group's hosts carry them (group_vars); the task's arguments
 # (the role's defaults) apply where no host sets one. Hosts must agree.
-SHARED_VARS = {
-    key: "fabric_" + key
-    for key in (
-        "network", "subnet_len", "subnet_min", "subnet_max", "backend", "reserved_networks", "vxlan_vni",
-        "vxlan_port", "vxlan_direct_routing", "vxlan_checksum_offload_workaround", "ip_masq", "route_protocol",
-        "default_mtu", "bgp_mode", "bgp_encap",
-    )
-}
+SHARED_VARS = {o.name: o.var for o in options.SHARED}
 
 
 def _plain(value):
@@ -75,6 +57,38 @@ def _facts(facts):
         info = facts.get(key) or {}
         keep[key] = {k: _plain(info.get(k)) for k in ("ipv4", "ipv4_secondaries", "mtu") if k in info}
     return keep
+
+
+# Beside the inventory: a hidden folder, never parsed as inventory.
+DEFAULT_DIR = ".fabric"
+DEFAULT_LEASE_FILE = os.path.join(DEFAULT_DIR, "leases.yml")
+LEGACY_LEASE_FILE = "fabric-leases.yml"
+LEGACY_PLAN_DIR = "fabric-plan"
+
+
+def inventory_dir(sources):
+    """The folder of the first inventory source (itself when a folder), or None when it is no path."""
+    for source in list(sources or [])[:1]:
+        source = str(source)
+        if os.path.isdir(source):
+            return os.path.abspath(source)
+        if os.path.isfile(source):
+            return os.path.dirname(os.path.abspath(source))
+    return None
+
+
+def _subnet_env(value):
+    """The text of /run/flannel/subnet.env from the plan role's slurp result (None when not read)."""
+    if not isinstance(value, dict) or not value.get("content"):
+        return None
+    try:
+        return base64.b64decode(str(value["content"])).decode("utf-8", "replace")
+    except (ValueError, TypeError):
+        return None
+
+
+def _expand(path):
+    return os.path.abspath(os.path.expanduser(path)) if path else path
 
 
 def _few(names, most=5):
@@ -147,6 +161,7 @@ class ActionModule(ActionBase):
                     iface=_plain(hv.get("fabric_iface")),
                     pinned_subnet=_plain(hv.get("fabric_subnet")),
                     iface_mtu=_plain(hv.get("fabric_iface_mtu")),
+                    subnet_env=_subnet_env(_plain(hv.get("plan_running_subnet_env"))),
                 )
             )
         settings = dict(args)
@@ -166,6 +181,45 @@ class ActionModule(ActionBase):
                 % (SHARED_VARS[key], detail)
             )
         return hosts, settings, problems
+
+    def _paths(self, names, hostvars, args, task_vars):
+        """(lease_file, plan_dir, legacy_lease_file, legacy_plan_dir, problems): one ledger per plan."""
+        problems, found = [], {}
+        for key in ("lease_file", "plan_dir"):
+            var = "fabric_" + key
+            if args.get(key) is not None:
+                found[key] = args[key]
+                continue
+            seen = {}
+            for name in names:
+                value = _plain(hostvars[name].get(var))
+                seen.setdefault(json.dumps(value), []).append(str(name))
+            unset = seen.pop("null", [])
+            if len(seen) > 1 or (seen and unset):
+                if unset:
+                    seen["unset"] = unset
+                detail = "; ".join("%s on %s" % (v, _few(h)) for v, h in sorted(seen.items()))
+                problems.append("hosts disagree on %s: %s. One plan has one ledger: set it for the whole group"
+                                % (var, detail))
+            elif seen:
+                found[key] = json.loads(next(iter(seen)))
+        base = inventory_dir(task_vars.get("ansible_inventory_sources"))
+        legacy_lease = legacy_plan = None
+        lease_file = found.get("lease_file")
+        if lease_file in (None, ""):
+            if base is None:
+                problems.append(
+                    "no lease file: the first inventory source %r is not a file or folder; set fabric_lease_file"
+                    % (list(task_vars.get("ansible_inventory_sources") or [None])[0],)
+                )
+            else:
+                lease_file = os.path.join(base, DEFAULT_LEASE_FILE)
+                legacy_lease = os.path.join(base, LEGACY_LEASE_FILE)
+        plan_dir = found.get("plan_dir")
+        if plan_dir is None and base is not None:
+            plan_dir = os.path.join(base, DEFAULT_DIR)
+            legacy_plan = os.path.join(base, LEGACY_PLAN_DIR)
+        return _expand(lease_file), _expand(plan_dir), legacy_lease, legacy_plan, problems
 
     def _write_plan(self, plan_dir, plan):
         files = {
@@ -190,27 +244,18 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
+        if planner.netaddr is None:
+            raise AnsibleActionFail(planner.NETADDR_MISSING)
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         args = {k: _plain(v) for k, v in args.items()}
         names = list(task_vars.get("groups", {}).get(args["group"], []))
         if not names:
             raise AnsibleActionFail("the inventory group %r is empty or missing: no fabric to plan" % args["group"])
         hosts, args, problems = self._host_inputs(names, task_vars["hostvars"], args)
-        settings = planner.Settings(
-            network=args["network"],
-            subnet_len=args["subnet_len"],
-            subnet_min=args["subnet_min"] or None,
-            subnet_max=args["subnet_max"] or None,
-            backend=args["backend"],
-            reserved=tuple(args["reserved_networks"]),
-            vxlan_vni=args["vxlan_vni"],
-            vxlan_port=args["vxlan_port"],
-            vxlan_direct_routing=args["vxlan_direct_routing"],
-            vxlan_checksum_offload_workaround=args["vxlan_checksum_offload_workaround"],
-            ip_masq=args["ip_masq"],
-            route_protocol=args["route_protocol"],
-            default_mtu=args["default_mtu"],
-        )
+        lease_file, plan_dir, legacy_lease, legacy_plan, path_problems = self._paths(
+            names, task_vars["hostvars"], args, task_vars)
+        problems += path_problems
+        settings = planner.Settings(**options.settings_kwargs(args))
         bgp_section, warnings = None, []
         try:
             if problems:
@@ -218,29 +263,49 @@ class ActionModule(ActionBase):
             if args["backend"] == "bgp":
                 bgp_section, warnings = _bgp_section(args, names, hosts, task_vars)
             out = ledger.plan(
-                args["lease_file"], settings, hosts, release=args["release"], check_mode=self._task.check_mode
+                lease_file, settings, hosts, release=args["release"], check_mode=self._task.check_mode,
+                legacy_path=legacy_lease,
             )
         except planner.PlanError as exc:
             raise AnsibleActionFail(str(exc)) from None
         plan = out["plan"]
         if bgp_section is not None:
             bgp.attach(plan, bgp_section)
-        written = [args["lease_file"]] if out["changed"] else []
-        if args["plan_dir"]:
-            written += self._write_plan(args["plan_dir"], plan)
+        written = [lease_file] if out["changed"] else []
+        if plan_dir:
+            try:
+                written += self._write_plan(plan_dir, plan)
+            except planner.PlanError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+        if out["migrated_from"] and legacy_plan and not self._task.check_mode:
+            # The old default plan folder held generated files only, which inventory loaders read.
+            for name in ("plan.json", "plan.txt"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(legacy_plan, name))
+            with contextlib.suppress(OSError):
+                os.rmdir(legacy_plan)
         result.update(
             changed=bool(written),
             written=written,
             released=out["released"],
+            adopted=out["adopted"],
+            lease_file=lease_file,
+            plan_dir=plan_dir,
+            migrated_from=out["migrated_from"],
             ansible_facts={"fabric_plan": plan},
-            msg="%d hosts planned in %s (/%d each), backend %s; lease file %s%s"
+            msg="%d hosts planned in %s (/%d each), backend %s; lease file %s%s%s%s%s"
             % (
                 len(plan["hosts"]),
                 plan["network"],
                 plan["subnet_len"],
                 plan["backend"],
-                args["lease_file"],
+                lease_file,
                 ", released: " + ", ".join(out["released"]) if out["released"] else "",
+                ", adopted (already running): " + ", ".join("%s %s" % kv for kv in out["adopted"].items())
+                if out["adopted"] else "",
+                ", %s %s from %s" % ("would move" if self._task.check_mode else "moved", "the ledger",
+                                     out["migrated_from"]) if out["migrated_from"] else "",
+                " (check mode: nothing written)" if self._task.check_mode else "",
             ),
         )
         if out["unknown_release"]:
@@ -251,7 +316,7 @@ class ActionModule(ActionBase):
             result["diff"] = {
                 "before": out["before"],
                 "after": out["after"],
-                "before_header": args["lease_file"],
-                "after_header": args["lease_file"],
+                "before_header": out["migrated_from"] or lease_file,
+                "after_header": lease_file,
             }
         return result

@@ -16,6 +16,8 @@ from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, plann
 
 def _wrap(func):
     def filter_func(plan, host):
+        if planner.netaddr is None:
+            raise AnsibleFilterError(planner.NETADDR_MISSING)
         if not isinstance(plan, dict) or "hosts" not in plan:
             raise AnsibleFilterError(
                 "%s: expected the fabric_plan fact (run crosshost.fabric.plan first)" % func.__name__

@@ -39,7 +39,7 @@ description:
     C(crosshost.fabric.forward) role loads it at boot, before Docker starts.
   - IPv4 (C(iptables)) only.
 author:
-  - crosshost.fabric developers
+  - crosshost.fabric developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:

@@ -24,7 +24,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-import netaddr
+try:
+    import netaddr
+except ImportError:  # the action and the filters report planner.NETADDR_MISSING before any use
+    netaddr = None
 
 from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import PlanError, _me
 

@@ -16,13 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import netaddr
+try:
+    import netaddr
+except ImportError:  # the controller-side plugins check NETADDR_MISSING before any use
+    netaddr = None
 
-BACKENDS = ("vxlan", "host-gw", "udp", "bgp")
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import options
+
+# One sentence for a controller without netaddr (the action plugin and the filters raise it).
+NETADDR_MISSING = (
+    "crosshost.fabric needs the Python package netaddr on the controller: install it into the Python "
+    "that runs Ansible (%s -m pip install netaddr)" % sys.executable
+)
+
+BACKENDS = options.BY_NAME["backend"].choices
 
 # Bytes of encapsulation each backend adds on the wire (flannel's figures).
 BACKEND_OVERHEAD = {"vxlan": 50, "udp": 28, "host-gw": 0, "bgp": 0}
@@ -31,9 +43,9 @@ BACKEND_OVERHEAD = {"vxlan": 50, "udp": 28, "host-gw": 0, "bgp": 0}
 BUILTIN_RESERVED = ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
 
 # Extendable by the user (fabric_reserved_networks); Docker's default bridge.
-DEFAULT_RESERVED = ("172.17.0.0/16",)
+DEFAULT_RESERVED = options.DEFAULT_RESERVED
 
-DEFAULT_ROUTE_PROTOCOL = 244
+DEFAULT_ROUTE_PROTOCOL = options.DEFAULT_ROUTE_PROTOCOL
 MAX_SUBNET_LEN = {4: 30, 6: 126}
 
 
@@ -45,25 +57,15 @@ class PlanError(ValueError):
         super().__init__("fabric plan rejected:\n  - " + "\n  - ".join(self.problems))
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Cluster-wide settings (the ``fabric_*`` group variables)."""
-
-    network: str = "10.244.0.0/16"
-    subnet_len: int = 24
-    subnet_min: Optional[str] = None
-    subnet_max: Optional[str] = None
-    backend: str = "vxlan"
-    reserved: Tuple[str, ...] = DEFAULT_RESERVED
-    vxlan_vni: int = 1
-    vxlan_port: int = 8472
-    vxlan_direct_routing: bool = False
-    # flannel #1279 / calico #3145: "auto" turns TX checksum offload off on the VTEP only on
-    # kernels older than 5.7, as Calico does; "true"/"false" force it.
-    vxlan_checksum_offload_workaround: str = "auto"
-    ip_masq: bool = True
-    route_protocol: int = DEFAULT_ROUTE_PROTOCOL
-    default_mtu: int = 1500
+# Cluster-wide settings (the ``fabric_*`` group variables): fields, types and defaults come from the
+# one table of options (plugin_utils/options.py), as do the docs; Settings(network=..., ...) as usual.
+Settings = make_dataclass(
+    "Settings",
+    [(o.setting, o.py_type, field(default=o.default if not isinstance(o.default, list) else tuple(o.default)))
+     for o in options.SETTINGS],
+    frozen=True,
+)
+Settings.__doc__ = "Cluster-wide settings (the ``fabric_*`` group variables); defaults in options.OPTIONS."
 
 
 @dataclass
@@ -593,8 +595,8 @@ def _running(space: Space, hosts: Sequence[HostInput]) -> Tuple[Dict[str, Tuple[
                 inside.append((source, value, net))
         if not inside:
             continue
-        detail = ", ".join("%s %s" % (source, value) for source, value, _ in inside)
-        if len({str(net.cidr) for _, _, net in inside}) > 1:
+        detail = ", ".join("%s %s" % (entry[0], entry[1]) for entry in inside)
+        if len({str(entry[2].cidr) for entry in inside}) > 1:
             problems.append("host %s runs two subnets: %s; fix the host before planning" % (h.name, detail))
             continue
         idx = space.index_of(inside[0][2].cidr)

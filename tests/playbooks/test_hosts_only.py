@@ -27,7 +27,7 @@ def _plan_play(tmp_path):
 
 
 def _assert_default_plan(tmp_path, names):
-    plan = json.loads((tmp_path / "fabric-plan" / "plan.json").read_text())
+    plan = json.loads((tmp_path / ".fabric" / "plan.json").read_text())
     assert plan["network"] == "10.244.0.0/16" and plan["subnet_len"] == 24
     assert plan["backend"] == "vxlan"
     assert plan["vxlan_vni"] == 1 and plan["vxlan_port"] == 8472
@@ -52,7 +52,7 @@ def test_site_refuses_a_backend_it_cannot_build_and_names_it(tmp_path):
     inv = make_inventory(tmp_path, LOCAL, group_vars={"fabric_backend": "bgp"})
     rc, out = run(_plan_play(tmp_path), inv)
     assert rc != 0 and "fabric_backend=bgp" in out, out
-    assert not (tmp_path / "fabric-leases.yml").exists()
+    assert not (tmp_path / ".fabric" / "leases.yml").exists()
 
 
 def test_plan_and_release_run_on_a_hosts_only_inventory(tmp_path):
@@ -65,7 +65,7 @@ def test_plan_and_release_run_on_a_hosts_only_inventory(tmp_path):
     inv = make_inventory(tmp_path, two)
     rc, out = run(RELEASE, inv, "-e", "fabric_release=n3")
     assert rc == 0, out
-    assert sorted(yaml.safe_load((tmp_path / "fabric-leases.yml").read_text())["leases"]) == ["n1", "n2"]
+    assert sorted(yaml.safe_load((tmp_path / ".fabric" / "leases.yml").read_text())["leases"]) == ["n1", "n2"]
 
 
 COVERED = {"site.yml", "plan.yml", "release.yml"}
