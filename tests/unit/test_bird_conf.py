@@ -113,3 +113,17 @@ def test_bird_rejects_a_broken_config_so_the_check_can_fail(tmp_path):
     path, _text = render(tmp_path, state)
     rc, err = bird_parse(path)
     assert rc != 0 and "syntax error" in err
+
+
+def test_ipip_unit_brings_tunl0_up_with_the_planned_address_and_mtu(tmp_path):
+    plan, _ = make_plan(mesh(2), BgpSettings(encap="ipip"))
+    unit = os.path.join(ROOT, "roles", "bgp", "templates", "etc", "systemd", "system",
+                        "crosshost-fabric-ipip.service.j2")
+    text = env().from_string(open(unit).read()).render(bgp_speaker=bgp.bgp_state(plan, "node1"), bgp_service="bird")
+    assert "ExecStart=/sbin/modprobe ipip\n" in text
+    assert "ExecStart=/sbin/ip link set tunl0 up mtu 1480\n" in text
+    assert "ExecStart=/sbin/ip addr replace 10.244.1.0/32 dev tunl0\n" in text
+    assert "Before=bird.service docker.service" in text
+    # Without ipip there is nothing to render: the role removes the unit.
+    plan, _ = make_plan(mesh(2))
+    assert bgp.bgp_state(plan, "node1")["ipip"] is None
