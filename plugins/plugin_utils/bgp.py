@@ -325,6 +325,21 @@ def _pick(mine, theirs, their_id: str) -> Tuple[str, Optional[str], bool]:
     return their_id, None, False
 
 
+BGP_PORT = 179
+
+
+def front_door_rules(addresses: Sequence[str]) -> List[str]:
+    """BGP's port accepted from each session's peer address only, then dropped from anybody else."""
+    match = "-p tcp -m tcp --dport %d" % BGP_PORT
+    rules = ["-s %s/32 %s -j ACCEPT" % (a, match) for a in sorted(set(addresses), key=netaddr.IPAddress)]
+    return rules + ["%s -j DROP" % match]
+
+
+def bgp_peer_addresses(plan: Mapping[str, Any], host: str) -> List[str]:
+    """The addresses ``host``'s BGP sessions go to: the only sources its port 179 accepts."""
+    return sorted({s["address"] for s in bgp_state(plan, host)["sessions"]}, key=netaddr.IPAddress)
+
+
 def bgp_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     """What BIRD runs on ``host``: its sessions, the subnet it announces and its kernel export.
 
@@ -435,6 +450,12 @@ def bgp_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     router_forward = None
     if me["router"]:
         router_forward = [{
+            "table": "filter",
+            "chain": "FABRIC-INPUT",
+            "hook": "INPUT",
+            "position": "first",
+            "rules": front_door_rules([s["address"] for s in sessions]),
+        }, {
             "table": "filter",
             "chain": "FABRIC-FORWARD",
             "hook": "FORWARD",

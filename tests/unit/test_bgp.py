@@ -139,8 +139,17 @@ def test_route_reflector_reflects_for_its_rack_and_speaks_ebgp_to_other_racks():
     assert plan["bgp"]["clusters"] == {"a": "192.0.2.1", "b": "198.51.100.1"}
     tor = bgp.bgp_state(plan, "tor-a")
     assert tor["subnet"] is None and tor["reflector"] and tor["router_id"] == "192.0.2.1"
-    # A router without containers forwards the cluster network's traffic; fabric hosts don't need it here.
-    assert tor["router_forward"][0]["rules"] == ["-s 10.244.0.0/16 -j ACCEPT", "-d 10.244.0.0/16 -j ACCEPT"]
+    # A router without containers forwards the cluster network's traffic, and accepts BGP only from
+    # its sessions' peers; fabric hosts get theirs from the forward role.
+    assert [c["chain"] for c in tor["router_forward"]] == ["FABRIC-INPUT", "FABRIC-FORWARD"]
+    assert tor["router_forward"][0]["rules"] == [
+        "-s 192.0.2.11/32 -p tcp -m tcp --dport 179 -j ACCEPT",
+        "-s 192.0.2.12/32 -p tcp -m tcp --dport 179 -j ACCEPT",
+        "-s 198.51.100.11/32 -p tcp -m tcp --dport 179 -j ACCEPT",
+        "-s 203.0.113.2/32 -p tcp -m tcp --dport 179 -j ACCEPT",
+        "-p tcp -m tcp --dport 179 -j DROP"]
+    assert bgp.bgp_peer_addresses(plan, "tor-a") == ["192.0.2.11", "192.0.2.12", "198.51.100.11", "203.0.113.2"]
+    assert tor["router_forward"][1]["rules"] == ["-s 10.244.0.0/16 -j ACCEPT", "-d 10.244.0.0/16 -j ACCEPT"]
     assert bgp.bgp_state(plan, "b1")["router_forward"] is None
     s = by_peer(tor)
     assert sorted(s) == ["a1", "a2", "b1", "tor-b"]
