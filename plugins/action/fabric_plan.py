@@ -87,6 +87,21 @@ def _subnet_env(value):
         return None
 
 
+def read_as_inventory(path, sources):
+    """The inventory folder that would read ``path`` as inventory (no dot-named component on the way), or None."""
+    if not path:
+        return None
+    path = os.path.abspath(path)
+    for source in sources or ():
+        folder = os.path.abspath(str(source))
+        if not os.path.isdir(folder) or not path.startswith(folder.rstrip(os.sep) + os.sep):
+            continue
+        parts = os.path.relpath(path, folder).split(os.sep)
+        if not any(part.startswith(".") or part in ("group_vars", "host_vars") for part in parts):
+            return folder
+    return None
+
+
 def _expand(path):
     return os.path.abspath(os.path.expanduser(path)) if path else path
 
@@ -137,6 +152,33 @@ def _bgp_section(args, names, hosts, task_vars):
     return bgp.plan_bgp(
         args["network"], sorted(inputs, key=lambda i: i.name),
         bgp.BgpSettings(mode=args["bgp_mode"], encap=args["bgp_encap"], password=password))
+
+
+def _underlay(hosts, hostvars):
+    """What the hosts still need for a backend to run: their underlay interface.
+
+    A host whose facts are known (site.yml gathers them) and whose interface is still unknown is an
+    error (no interface holds its public IP); one without facts and without ``fabric_iface`` is a
+    warning: plan.yml reads no host, and the host run will need facts or fabric_iface.
+    """
+    problems, unknown = [], []
+    for h in hosts:
+        if h.iface or not h.public_ip:
+            continue  # a missing public IP is reported by the planner
+        if (hostvars[h.name].get("ansible_facts") or {}).get("interfaces"):
+            problems.append(
+                "host %s: no interface holds its public IP %s (facts gathered); set fabric_iface to the underlay"
+                " interface" % (h.name, h.public_ip)
+            )
+        else:
+            unknown.append(h.name)
+    warnings = []
+    if unknown:
+        warnings.append(
+            "no underlay interface known yet for %s (no facts, no fabric_iface): the host run (site.yml) gathers"
+            " facts and needs an interface holding the public IP there, or set fabric_iface" % _few(unknown, 10)
+        )
+    return problems, warnings
 
 
 class ActionModule(ActionBase):
@@ -256,12 +298,15 @@ class ActionModule(ActionBase):
             names, task_vars["hostvars"], args, task_vars)
         problems += path_problems
         settings = planner.Settings(**options.settings_kwargs(args))
-        bgp_section, warnings = None, []
+        bgp_section = None
+        underlay_problems, warnings = _underlay(hosts, task_vars["hostvars"])
+        problems += underlay_problems
         try:
             if problems:
                 raise planner.PlanError(problems)
             if args["backend"] == "bgp":
-                bgp_section, warnings = _bgp_section(args, names, hosts, task_vars)
+                bgp_section, bgp_warnings = _bgp_section(args, names, hosts, task_vars)
+                warnings += bgp_warnings
             out = ledger.plan(
                 lease_file, settings, hosts, release=args["release"], check_mode=self._task.check_mode,
                 legacy_path=legacy_lease,
@@ -284,6 +329,24 @@ class ActionModule(ActionBase):
                     os.unlink(os.path.join(legacy_plan, name))
             with contextlib.suppress(OSError):
                 os.rmdir(legacy_plan)
+        summary = "%d hosts planned in %s (/%d each), backend %s%s%s%s" % (
+            len(plan["hosts"]),
+            plan["network"],
+            plan["subnet_len"],
+            plan["backend"],
+            "; released: " + ", ".join(out["released"]) if out["released"] else "",
+            "; adopted (already running): " + ", ".join("%s %s" % kv for kv in out["adopted"].items())
+            if out["adopted"] else "",
+            "; %s %s from %s" % ("would move" if self._task.check_mode else "moved", "the ledger",
+                                 out["migrated_from"]) if out["migrated_from"] else "",
+        )
+        if self._task.check_mode:
+            # Nothing was rewritten: point at no file.
+            msg = "preview (--check): nothing written. " + summary
+        else:
+            msg = summary + "; lease file " + lease_file
+            if plan_dir:
+                msg += "; table in " + os.path.join(plan_dir, "plan.txt")
         result.update(
             changed=bool(written),
             written=written,
@@ -293,21 +356,18 @@ class ActionModule(ActionBase):
             plan_dir=plan_dir,
             migrated_from=out["migrated_from"],
             ansible_facts={"fabric_plan": plan},
-            msg="%d hosts planned in %s (/%d each), backend %s; lease file %s%s%s%s%s"
-            % (
-                len(plan["hosts"]),
-                plan["network"],
-                plan["subnet_len"],
-                plan["backend"],
-                lease_file,
-                ", released: " + ", ".join(out["released"]) if out["released"] else "",
-                ", adopted (already running): " + ", ".join("%s %s" % kv for kv in out["adopted"].items())
-                if out["adopted"] else "",
-                ", %s %s from %s" % ("would move" if self._task.check_mode else "moved", "the ledger",
-                                     out["migrated_from"]) if out["migrated_from"] else "",
-                " (check mode: nothing written)" if self._task.check_mode else "",
-            ),
+            plan_table=planner.plan_table(plan),
+            msg=msg,
         )
+        sources = task_vars.get("ansible_inventory_sources")
+        for label, path in (("fabric_lease_file", lease_file), ("fabric_plan_dir", plan_dir)):
+            folder = read_as_inventory(path, sources)
+            if folder:
+                warnings.append(
+                    "%s %s lies in the inventory folder %s, whose files Ansible reads as inventory: move it into a "
+                    "folder whose name starts with a dot (the default is %s)"
+                    % (label, path, folder, os.path.join(folder, DEFAULT_DIR))
+                )
         if out["unknown_release"]:
             warnings.append("no lease to release for: %s" % ", ".join(out["unknown_release"]))
         if warnings:

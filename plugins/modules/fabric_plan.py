@@ -207,6 +207,14 @@ ansible_facts:
             mtu: 1450
             iface: eth0
             vtep_mac: 0e:fa:0a:f4:01:00
+plan_table:
+  description: The allocation table as text (what C(plan.txt) holds), one host a line; the plan role prints it.
+  returned: success
+  type: str
+  sample: |
+    # fabric 10.244.0.0/16, backend vxlan, /24 per host, 1 hosts
+    HOST   PUBLIC IP   SUBNET         GATEWAY     MTU
+    node1  192.0.2.11  10.244.1.0/24  10.244.1.1  1450
 written:
   description: Files written (or, in check mode, that would be written).
   returned: always

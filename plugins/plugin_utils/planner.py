@@ -484,13 +484,17 @@ def vtep_mac(subnet: netaddr.IPNetwork) -> str:
     return "0e:fa:" + ":".join("%02x" % o for o in octets)
 
 
-_SPECIAL_V4 = (
-    ("255.255.255.255/32", "is the broadcast address"),
-    ("0.0.0.0/8", "is not a host address"),
-    ("127.0.0.0/8", "is loopback"),
-    ("169.254.0.0/16", "is link-local"),
-    ("224.0.0.0/4", "is multicast"),
-    ("240.0.0.0/4", "is reserved"),
+# (first, last, why) as integers: one comparison each, no netaddr object per host.
+_SPECIAL_V4 = tuple(
+    (netaddr.IPNetwork(cidr).first, netaddr.IPNetwork(cidr).last, why)
+    for cidr, why in (
+        ("255.255.255.255/32", "is the broadcast address"),
+        ("0.0.0.0/8", "is not a host address"),
+        ("127.0.0.0/8", "is loopback"),
+        ("169.254.0.0/16", "is link-local"),
+        ("224.0.0.0/4", "is multicast"),
+        ("240.0.0.0/4", "is reserved"),
+    )
 )
 
 
@@ -504,9 +508,12 @@ def public_ip_fault(ip: netaddr.IPAddress, public_net: Any = None) -> Optional[s
         if ip.is_ipv4_mapped():
             return "is an IPv4-mapped IPv6 address (write %s)" % ip.ipv4()
         return "is IPv6; the fabric needs an IPv4 underlay address"
-    for cidr, why in _SPECIAL_V4:
-        if ip in netaddr.IPNetwork(cidr):
+    value = int(ip)
+    for first, last, why in _SPECIAL_V4:
+        if first <= value <= last:
             return why
+    if public_net in (None, ""):
+        return None
     net = _parse_net(public_net)
     if net is not None and net.version == 4 and net.prefixlen <= 30 and ip in net.cidr:
         if ip == net.cidr.broadcast:

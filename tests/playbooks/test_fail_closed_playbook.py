@@ -221,3 +221,13 @@ def test_docker0_from_facts_counts_only_inside_the_fabric_network(tmp_path):
     assert {n: h["subnet"] for n, h in plan["hosts"].items()} == {
         "n1": "10.244.1.0/24", "n2": "10.244.2.0/24", "n3": "10.244.5.0/24"}
     assert "adopted (already running): n3 10.244.5.0/24" in out
+
+
+def test_a_lease_file_set_inside_an_inventory_folder_is_warned_about(tmp_path):
+    make_inventory(tmp_path, THREE, group_vars={"fabric_lease_file": str(tmp_path / "my-leases.yml"),
+                                                "fabric_plan_dir": ""})
+    rc, out = run(PLAYBOOK, str(tmp_path))
+    assert rc == 0, out
+    assert "fabric_lease_file %s lies in the inventory folder %s" % (tmp_path / "my-leases.yml", tmp_path) in out
+    assert (tmp_path / "my-leases.yml").exists() and not (tmp_path / ".fabric").exists()
+    assert (tmp_path / ".my-leases.yml.lock").exists()
