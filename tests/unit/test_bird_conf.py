@@ -109,7 +109,7 @@ def test_ipip_renders_tunnel_routes_bird_accepts(tmp_path):
 def test_bird_rejects_a_broken_config_so_the_check_can_fail(tmp_path):
     plan, _ = make_plan(mesh(2))
     state = bgp.bgp_state(plan, "node1")
-    state["sessions"][0]["name"] = "client"  # a BIRD keyword (LAB.md)
+    state["sessions"][0]["name"] = "client"  # a BIRD keyword (lab/README.md)
     path, _text = render(tmp_path, state)
     rc, err = bird_parse(path)
     assert rc != 0 and "syntax error" in err
