@@ -58,7 +58,7 @@ lab_engine() {
 }
 
 # `docker run` flags that let systemd, Docker, BIRD and the kernel network stack work in a container
-# here (see shared/LAB.md: --privileged is refused on this machine, CAP_SYS_RESOURCE is missing).
+# here (lab/README.md, "What the lab relies on": --privileged is refused, CAP_SYS_RESOURCE is missing).
 LAB_NODE_FLAGS=(
   --cap-add NET_ADMIN --cap-add NET_RAW --cap-add NET_BROADCAST
   --cap-add SYS_ADMIN --cap-add SYS_PTRACE --cap-add MKNOD
