@@ -3,8 +3,8 @@
 
 mutmut 3 copies the code it mutates into ``mutants/`` and names each mutant after the module the code
 is imported as. The collection is imported as ``ansible_collections.crosshost.fabric``, so each folder
-is staged under ``.build/mutation/<folder>/ansible_collections/crosshost/fabric/`` (a copy of
-plugins/, tests/ and galaxy.yml); mutmut runs there with the fast suites (tests/unit; the two
+is staged under ``.build/mutation/<folder>/ansible_collections/crosshost/fabric/`` (a copy of the
+checkout's files as git lists them); mutmut runs there with the fast suites (tests/unit; the two
 2,000-example property tests of tests/unit/test_properties.py are left out for time; their
 exhaustion branch is covered by the derandomised property test in tests/unit/test_mutants.py).
 tests/conftest.py links the staged copy as the collection, so the tests import the mutants.
@@ -41,9 +41,7 @@ SETUP_CFG = """\
 [mutmut]
 source_paths={pkg}/plugins/{folder}
 also_copy=
-    {pkg}/tests
-    {pkg}/plugins
-    {pkg}/galaxy.yml
+    {pkg}
 pytest_add_cli_args_test_selection=
     {pkg}/tests/unit
 pytest_add_cli_args=
@@ -58,10 +56,15 @@ def stage(folder: str) -> str:
     shutil.rmtree(where, ignore_errors=True)
     dest = os.path.join(where, PKG)
     os.makedirs(dest)
-    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".hypothesis")
-    for name in ("plugins", "tests"):
-        shutil.copytree(os.path.join(ROOT, name), os.path.join(dest, name), ignore=ignore)
-    shutil.copy2(os.path.join(ROOT, "galaxy.yml"), dest)
+    # The whole checkout as git sees it (tracked and new files): tests read roles/, tools/, README.md...
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        src = os.path.join(ROOT, name)
+        if not os.path.isfile(src):
+            continue  # deleted but still in the index
+        os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
+        shutil.copy2(src, os.path.join(dest, name), follow_symlinks=False)
     with open(os.path.join(where, "setup.cfg"), "w", encoding="utf-8") as handle:
         handle.write(SETUP_CFG.format(pkg=PKG, folder=folder))
     return where
