@@ -16,6 +16,7 @@ fails the run; listed entries that no longer survive are reported as stale.
 
 Usage: tests/mutation/run.py [plugin_utils] [module_utils] [--min-score 90] [--max-children 1]
        tests/mutation/run.py --report plugin_utils   (score and survivors of the last run only)
+       tests/mutation/run.py --rerun-survivors plugin_utils   (after adding tests: only the survivors again)
 """
 
 from __future__ import annotations
@@ -172,12 +173,26 @@ def main() -> int:
     parser.add_argument("--min-score", type=float, default=90.0)
     parser.add_argument("--max-children", type=int, default=1)
     parser.add_argument("--report", action="store_true", help="report on the last run, run nothing")
+    parser.add_argument("--rerun-survivors", action="store_true",
+                        help="copy the current tests/ into the last run and run its surviving mutants again "
+                             "(after adding tests: killed mutants stay killed, so this gives the new score fast)")
     args = parser.parse_args()
     ok = True
     for folder in args.folders:
         where = os.path.join(STAGE, folder)
         seconds = None
-        if not args.report:
+        if args.rerun_survivors:
+            start = time.monotonic()
+            names = [m["name"] for m in collect(where) if m["status"] not in KILLED]
+            tests = os.path.join(where, "mutants", PKG, "tests")
+            shutil.rmtree(tests)
+            shutil.copytree(os.path.join(ROOT, "tests"), tests,
+                            ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".hypothesis"))
+            print("mutmut: %d surviving mutants of plugins/%s again, with the current tests" % (len(names), folder),
+                  flush=True)
+            mutmut(where, "run", "--max-children", str(args.max_children), *names)
+            seconds = time.monotonic() - start
+        elif not args.report:
             start = time.monotonic()
             where = stage(folder)
             print("mutmut on plugins/%s (staged in %s, log mutmut.log there)" % (folder, where), flush=True)

@@ -601,3 +601,19 @@ def test_a_new_ledger_goes_into_a_new_folder_with_mode_0644(tmp_path):
     assert yaml.safe_load(path.read_text())["leases"] == {"a": {"subnet": "10.244.1.0/24", "public_ip": "192.0.2.1"}}
     assert os.stat(path).st_mode & 0o777 == 0o644
     assert sorted(os.listdir(path.parent)) == [".leases.yml.lock", "leases.yml"]
+
+
+def test_subnet_env_is_parsed_like_a_shell_would_source_it():
+    text = ('# flannel\nFLANNEL_NETWORK=10.244.0.0/16\n  FLANNEL_SUBNET = "10.244.3.1/24"  \n'
+            "FLANNEL_MTU='1450'\n#FLANNEL_IPMASQ=true\n=orphan\nNO_EQUALS\nOPTS=a=b\n")
+    assert planner.parse_subnet_env(text) == {
+        "FLANNEL_NETWORK": "10.244.0.0/16", "FLANNEL_SUBNET": "10.244.3.1/24", "FLANNEL_MTU": "1450", "OPTS": "a=b"}
+    assert planner.parse_subnet_env(None) == {} and planner.parse_subnet_env("") == {}
+
+
+def test_an_empty_public_ip_is_no_public_ip():
+    assert planner.host_from_facts("n", public_ip="").public_ip is None
+    assert planner.host_from_facts("n", public_ip="", facts=FACTS).public_ip == "192.0.2.10"
+    # An explicit interface that holds no address: still the one used, with no MTU from facts.
+    h = planner.host_from_facts("n", facts=FACTS, iface="eth0", public_ip="203.0.113.9")
+    assert (h.iface, h.iface_mtu, h.public_net) == ("eth0", 9000, "203.0.113.0/25")
