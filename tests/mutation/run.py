@@ -10,8 +10,9 @@ exhaustion branch is covered by the derandomised property test in tests/unit/tes
 tests/conftest.py links the staged copy as the collection, so the tests import the mutants.
 
 Then it prints the score per folder and compares the surviving mutants with the reviewed list
-tests/mutation/survivors.yml (each entry: where, the line removed and the line added, and why the
-mutant is equivalent or not worth a test). A survivor not in the list, or a score under --min-score,
+tests/mutation/survivors.yml (each entry: where, the line removed and the line added, its kind and
+why: ``equivalent`` (no test can tell it from the original), or ``untested`` (a real gap, left for
+the code's owner, named there)). A survivor not in the list, or a score under --min-score,
 fails the run; listed entries that no longer survive are reported as stale.
 
 Usage: tests/mutation/run.py [plugin_utils] [module_utils] [--min-score 90] [--max-children 1]
@@ -126,7 +127,8 @@ def load_reviewed() -> dict[tuple, str]:
         return {}
     with open(REVIEWED, encoding="utf-8") as handle:
         entries = yaml.safe_load(handle) or []
-    return {key(e["where"], e.get("minus", []), e.get("plus", [])): e["why"] for e in entries}
+    return {key(e["where"], e.get("minus", []), e.get("plus", [])): (e.get("kind", "equivalent"), e["why"])
+            for e in entries}
 
 
 def report(folder: str, where: str, min_score: float, seconds: float | None) -> bool:
@@ -145,8 +147,14 @@ def report(folder: str, where: str, min_score: float, seconds: float | None) -> 
     mine = {k for k in reviewed if k[0].split(".")[0] in {where_of(m["name"]).split(".")[0] for m in mutants}}
     stale = sorted(mine - seen)
     took = " in %.0f s" % seconds if seconds is not None else ""
-    print("mutation score %s: %d of %d mutants killed = %.1f %%%s; %d survive (%d reviewed as equivalent, %d not)"
-          % (folder, killed, total, score, took, len(survivors), len(survivors) - len(unreviewed), len(unreviewed)))
+    kinds: dict[str, int] = {}
+    for m in survivors:
+        k = key(where_of(m["name"]), m["minus"], m["plus"])
+        if k in reviewed:
+            kinds[reviewed[k][0]] = kinds.get(reviewed[k][0], 0) + 1
+    print("mutation score %s: %d of %d mutants killed = %.1f %%%s; %d survive (reviewed: %s; not reviewed: %d)"
+          % (folder, killed, total, score, took, len(survivors),
+             ", ".join("%d %s" % (n, kind) for kind, n in sorted(kinds.items())) or "none", len(unreviewed)))
     by_status: dict[str, int] = {}
     for m in mutants:
         by_status[m["status"]] = by_status.get(m["status"], 0) + 1
