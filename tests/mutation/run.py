@@ -82,9 +82,9 @@ def mutmut(where: str, *args: str, nice: int = 15) -> None:
         sys.exit("mutmut %s failed (rc %d): see %s" % (" ".join(args), rc, os.path.join(where, "mutmut.log")))
 
 
-def collect(where: str) -> list[dict]:
+def collect(where: str, diffs: bool = True) -> list[dict]:
     """Every mutant with its status, and for survivors the lines it changes (read with mutmut's own API)."""
-    code = r"""
+    code = "DIFFS = %r\n" % diffs + r"""
 import json, sys
 from mutmut.__main__ import walk_mutatable_files
 from mutmut.mutation.data import SourceFileMutationData
@@ -97,7 +97,7 @@ for path in walk_mutatable_files():
     for name, code in sorted(m.exit_code_by_key.items()):
         status = status_by_exit_code[code]
         entry = {"name": name, "status": status}
-        if status not in ("killed", "timeout", "caught by type check"):
+        if DIFFS and status not in ("killed", "timeout", "caught by type check"):
             diff = get_diff_for_mutant(name, path=path).splitlines()
             entry["minus"] = [l[1:].strip() for l in diff if l.startswith("-") and not l.startswith("---")]
             entry["plus"] = [l[1:].strip() for l in diff if l.startswith("+") and not l.startswith("+++")]
@@ -191,7 +191,7 @@ def main() -> int:
         seconds = None
         if args.rerun_survivors:
             start = time.monotonic()
-            names = [m["name"] for m in collect(where) if m["status"] not in KILLED]
+            names = [m["name"] for m in collect(where, diffs=False) if m["status"] not in KILLED]
             tests = os.path.join(where, "mutants", PKG, "tests")
             shutil.rmtree(tests)
             shutil.copytree(os.path.join(ROOT, "tests"), tests,
