@@ -157,28 +157,30 @@ def _bgp_section(args, names, hosts, task_vars):
 def _underlay(hosts, hostvars):
     """What the hosts still need for a backend to run: their underlay interface.
 
-    A host whose facts are known (site.yml gathers them) and whose interface is still unknown is an
-    error (no interface holds its public IP); one without facts and without ``fabric_iface`` is a
-    warning: plan.yml reads no host, and the host run will need facts or fabric_iface.
+    A host whose facts were gathered (site.yml does) and whose interface is still unknown is an
+    error (no interface holds its public IP); one without facts and without ``fabric_iface`` gets a
+    note in the printed plan (not an Ansible warning: a plain plan.yml run warns about nothing):
+    plan.yml reads no host, and the host run will need facts or fabric_iface.
     """
     problems, unknown = [], []
     for h in hosts:
         if h.iface or not h.public_ip:
             continue  # a missing public IP is reported by the planner
-        if (hostvars[h.name].get("ansible_facts") or {}).get("interfaces"):
+        if "all_ipv4_addresses" in (hostvars[h.name].get("ansible_facts") or {}):
             problems.append(
                 "host %s: no interface holds its public IP %s (facts gathered); set fabric_iface to the underlay"
                 " interface" % (h.name, h.public_ip)
             )
         else:
             unknown.append(h.name)
-    warnings = []
+    notes = []
     if unknown:
-        warnings.append(
-            "no underlay interface known yet for %s (no facts, no fabric_iface): the host run (site.yml) gathers"
-            " facts and needs an interface holding the public IP there, or set fabric_iface" % _few(unknown, 10)
+        notes.append(
+            "NOTE: no underlay interface known yet for %s (no facts, no fabric_iface): the host run (site.yml)"
+            " gathers facts and needs an interface holding the public IP there, or set fabric_iface"
+            % _few(unknown, 10)
         )
-    return problems, warnings
+    return problems, notes
 
 
 class ActionModule(ActionBase):
@@ -299,8 +301,9 @@ class ActionModule(ActionBase):
         problems += path_problems
         settings = planner.Settings(**options.settings_kwargs(args))
         bgp_section = None
-        underlay_problems, warnings = _underlay(hosts, task_vars["hostvars"])
+        underlay_problems, notes = _underlay(hosts, task_vars["hostvars"])
         problems += underlay_problems
+        warnings = []
         try:
             if problems:
                 raise planner.PlanError(problems)
@@ -342,7 +345,7 @@ class ActionModule(ActionBase):
         )
         if self._task.check_mode:
             # Nothing was rewritten: point at no file.
-            msg = "preview (--check): nothing written. " + summary
+            msg = "preview (check mode: nothing written): " + summary
         else:
             msg = summary + "; lease file " + lease_file
             if plan_dir:
@@ -357,6 +360,7 @@ class ActionModule(ActionBase):
             migrated_from=out["migrated_from"],
             ansible_facts={"fabric_plan": plan},
             plan_table=planner.plan_table(plan),
+            notes=notes,
             msg=msg,
         )
         sources = task_vars.get("ansible_inventory_sources")

@@ -143,6 +143,25 @@ def norm_mac(value, what="MAC address"):
     return text.lower()
 
 
+def norm_unicast_mac(value, what="MAC address"):
+    """A MAC address a device or a peer can have: not all-zero, not multicast or broadcast."""
+    mac = norm_mac(value, what)
+    if mac == ZERO_MAC:
+        raise ValueError("invalid %s: %r is the all-zero address" % (what, value))
+    if int(mac[:2], 16) & 1:
+        raise ValueError("invalid %s: %r is a multicast or broadcast address" % (what, value))
+    return mac
+
+
+def norm_unicast_ip(value, what="address"):
+    """One unicast host address: not unspecified, loopback, multicast or broadcast."""
+    canon = norm_ip(value, what)
+    addr = ipaddress.ip_address(canon)
+    if addr.is_unspecified or addr.is_loopback or addr.is_multicast or canon == "255.255.255.255":
+        raise ValueError("invalid %s: %r is not a unicast host address" % (what, value))
+    return canon
+
+
 def check_ifname(value, what="interface name"):
     text = _text(value)
     if not _IFNAME_RE.match(text) or text in (".", ".."):
@@ -155,13 +174,17 @@ def family_of(text):
     return 6 if ":" in text else 4
 
 
-def route_dst(route):
+def route_dst(route, family=4):
     """Normalised destination of a route as printed by ``ip -j route``.
 
-    The kernel prints a host route without its prefix length.
+    The kernel prints a host route without its prefix length, and the route
+    to /0 as ``default``: that one becomes ``0.0.0.0/0`` (``::/0``), so that a
+    desired ``0.0.0.0/0`` is matched against the host's default route.
     """
     dst = route.get("dst", "")
-    if dst == "default" or "/" in dst:
+    if dst == "default":
+        return "::/0" if family == 6 else "0.0.0.0/0"
+    if "/" in dst:
         return dst if ":" not in dst else str(ipaddress.ip_network(dst, strict=False))
     return "%s/%d" % (kernel_ip(dst), 128 if ":" in dst else 32)
 
@@ -313,10 +336,10 @@ def read_fdb(run, bridge, device):
     return result
 
 
-def _route_record(route):
+def _route_record(route, family=4):
     flags = route.get("flags") or []
     rec = {
-        "dst": route_dst(route),
+        "dst": route_dst(route, family),
         "via": kernel_ip(route["gateway"]) if route.get("gateway") else None,
         "dev": route.get("dev"),
         "onlink": "onlink" in flags,
@@ -338,7 +361,7 @@ def read_owned_routes(run, ip, protocol, families=(4, 6)):
     owned = []
     for fam in families:
         argv = [ip, "-%d" % fam, "-j", "route", "show", "table", "main", "proto", str(protocol)]
-        owned.extend(_route_record(r) for r in run_json(run, argv))
+        owned.extend(_route_record(r, fam) for r in run_json(run, argv))
     return owned
 
 
@@ -354,7 +377,7 @@ def read_foreign_routes(run, ip, owned, families=(4,)):
     foreign = {}
     for fam in families:
         for route in run_json(run, [ip, "-%d" % fam, "-j", "route", "show", "table", "main"]):
-            rec = _route_record(route)
+            rec = _route_record(route, fam)
             key = (rec["dst"], rec["metric"], rec["tos"])
             if key not in keys:
                 foreign[key] = route.get("protocol", "boot")

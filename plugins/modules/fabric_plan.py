@@ -207,6 +207,11 @@ ansible_facts:
             mtu: 1450
             iface: eth0
             vtep_mac: 0e:fa:0a:f4:01:00
+notes:
+  description: What the hosts will still need, for the plan's reader (hosts with no known underlay interface yet).
+  returned: success
+  type: list
+  elements: str
 plan_table:
   description: The allocation table as text (what C(plan.txt) holds), one host a line; the plan role prints it.
   returned: success

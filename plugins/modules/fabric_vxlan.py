@@ -39,6 +39,13 @@ description:
     desired state without Ansible; the C(crosshost.fabric.vxlan) role installs a systemd unit
     (C(crosshost-fabric-vxlan.service)) that runs it at boot, before Docker starts.
   - The module does no address arithmetic beyond parsing and validating what it is given.
+  - Everything is validated before anything is read or changed. MAC addresses must be unicast
+    (not all-zero, multicast or broadcast), O(local) and every gateway a unicast host address.
+    Before a device is built or rebuilt, the underlay device O(dev) must exist and carry
+    O(mtu) plus 50 bytes. Should a rebuild still fail, the old device is put back with its
+    entries and routes, so the host is never left without a VTEP.
+  - Routes are reconciled by the collection's shared route code (C(module_utils/routes.py)),
+    the same as M(crosshost.fabric.fabric_routes).
 requirements:
   - iproute2 with JSON output (C(ip -j), C(bridge -j)) on the managed host.
   - ethtool on the managed host when O(checksum_offload_workaround=true) (the
@@ -61,7 +68,7 @@ options:
     description:
       - V(present) builds or converges the fabric device, its entries and routes.
       - V(absent) deletes the device (if it is a VXLAN device), every route of table main with
-        protocol O(route_protocol) and the boot script.
+        protocol O(route_protocol) (unless O(purge_routes=false)) and the boot script.
     type: str
     choices: [present, absent]
     default: present
@@ -114,6 +121,18 @@ options:
       - Numbers 0 to 4 (unspec, redirect, kernel, boot, static) are refused.
     type: int
     default: 244
+  cluster_network:
+    description:
+      - The fabric's cluster network (C(fabric_network)). When given, every route must lie inside
+        it; a route outside it is refused before anything changes.
+      - A route to C(0.0.0.0/0) (or C(::/0)) is refused whatever this says.
+    type: str
+  local_subnet:
+    description:
+      - This host's own subnet of the cluster network. When given, a route overlapping it is
+        refused before anything changes (it would take the host's own containers away from
+        its bridge).
+    type: str
   neighbours:
     description:
       - Permanent neighbour entries on O(device), one per peer
@@ -207,6 +226,14 @@ options:
     type: int
     choices: [0, 1, 2]
     default: 2
+  purge_routes:
+    description:
+      - With O(state=absent), also delete every route of table main with protocol
+        O(route_protocol) (routes through the device go with it in any case).
+      - V(false) when another backend of the fabric takes over the routes (a backend switch).
+        Its routes, which carry the same protocol, are then left in place.
+    type: bool
+    default: true
   persist:
     description:
       - Write the boot script O(persist_dir)/O(device).sh (POSIX sh) whose content is exactly the
@@ -359,12 +386,11 @@ script:
 
 # Imports after the documentation blocks, as in every Ansible module.
 import os  # noqa: E402
-import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.common.text.converters import to_native  # noqa: E402
 
-from ansible_collections.crosshost.fabric.plugins.module_utils import iproute  # noqa: E402
+from ansible_collections.crosshost.fabric.plugins.module_utils import iproute, persist, routes  # noqa: E402
 
 KINDS = ("link", "neighbours", "fdb", "routes", "settings")
 C_ENV = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
@@ -396,30 +422,6 @@ def fdb_del_args(entry, device):
     return text + " self"
 
 
-def route_text(rec, protocol):
-    parts = []
-    if rec.get("type", "unicast") != "unicast":
-        parts.append(rec["type"])
-    parts.append(rec["dst"])
-    if rec.get("tos"):
-        parts.append("tos %s" % rec["tos"])
-    if rec.get("multipath"):
-        parts.append("nexthop ...")
-    if rec.get("via"):
-        parts.append("via %s" % rec["via"])
-    if rec.get("dev"):
-        parts.append("dev %s" % rec["dev"])
-    if rec.get("onlink"):
-        parts.append("onlink")
-    parts.append("proto %d" % protocol)
-    default_metric = 1024 if iproute.family_of(rec["dst"]) == 6 else 0
-    if rec.get("metric", default_metric) != default_metric:
-        parts.append("metric %d" % rec["metric"])
-    if rec.get("prefsrc"):
-        parts.append("src %s" % rec["prefsrc"])
-    return " ".join(parts)
-
-
 def link_text(want):
     text = "%s type vxlan id %d local %s" % (want["device"], want["vni"], want["local"])
     if want.get("dev"):
@@ -432,6 +434,19 @@ def link_text(want):
     return text
 
 
+def link_add_cmd(want):
+    """``link add`` of a VTEP (the live change, the boot script and a rollback build it alike)."""
+    cmd = "link add name %s address %s" % (want["device"], want["mac"])
+    if want.get("mtu") is not None:
+        cmd += " mtu %d" % want["mtu"]
+    cmd += " type vxlan id %d" % want["vni"]
+    if want.get("local"):
+        cmd += " local %s" % want["local"]
+    if want.get("dev"):
+        cmd += " dev %s" % want["dev"]
+    return cmd + " dstport %d %s" % (want["port"], "learning" if want.get("learning") else "nolearning")
+
+
 def live_link_want(live):
     """The live device in the same shape as the desired one."""
     return {
@@ -442,6 +457,7 @@ def live_link_want(live):
         "port": live["port"] if live["port"] is not None else -1,
         "learning": live["learning"],
         "mac": live["mac"],
+        "mtu": live["mtu"],
     }
 
 
@@ -491,6 +507,7 @@ class FabricVxlan(object):
         self.script_path = None
         self.script_diff = None
         self.script_content = None
+        self.restore = None  # ip and bridge lines that put back a device the change deletes
 
     # ------------------------------------------------------------------ run
 
@@ -505,6 +522,7 @@ class FabricVxlan(object):
     # ------------------------------------------------------------ validate
 
     def desired(self):
+        """Every option validated and normalised, before anything is read or changed."""
         p = self.p
         want = {"device": self.device}
         try:
@@ -518,98 +536,47 @@ class FabricVxlan(object):
             want.update(
                 vni=p["vni"],
                 port=p["port"],
-                local=iproute.norm_ip(p["local"], "local"),
+                local=iproute.norm_unicast_ip(p["local"], "local"),
                 dev=iproute.check_ifname(p["dev"], "dev") if p["dev"] else None,
-                mac=iproute.norm_mac(p["mac"], "mac"),
+                mac=iproute.norm_unicast_mac(p["mac"], "mac"),
                 learning=False,
                 address=iproute.norm_iface_addr(p["address"], "address"),
                 mtu=p["mtu"],
             )
             if iproute.family_of(want["address"]) != 4:
                 raise ValueError("address must be IPv4 (the VTEP carries one IPv4 address)")
-
             neigh = unique_map(
-                ((iproute.norm_ip(i["dst"], "neighbours[].dst"), iproute.norm_mac(i["lladdr"], "neighbours[].lladdr"))
-                 for i in p["neighbours"]),
+                (
+                    (
+                        iproute.norm_unicast_ip(i["dst"], "neighbours[].dst"),
+                        iproute.norm_unicast_mac(i["lladdr"], "neighbours[].lladdr"),
+                    )
+                    for i in p["neighbours"]
+                ),
                 "neighbour %s given twice with different lladdr",
             )
             fdb = unique_map(
-                ((iproute.norm_mac(i["lladdr"], "fdb[].lladdr"), iproute.norm_ip(i["dst"], "fdb[].dst"))
-                 for i in p["fdb"]),
+                (
+                    (
+                        iproute.norm_unicast_mac(i["lladdr"], "fdb[].lladdr"),
+                        iproute.norm_unicast_ip(i["dst"], "fdb[].dst"),
+                    )
+                    for i in p["fdb"]
+                ),
                 "fdb entry %s given twice with different dst",
             )
-
-            routes = {}
-            for item in p["routes"]:
-                dst = iproute.norm_net(item["dst"], "routes[].dst")
-                rec = {
-                    "dst": dst,
-                    "via": iproute.norm_ip(item["via"], "routes[].via"),
-                    "dev": iproute.check_ifname(item["dev"] or self.device, "routes[].dev"),
-                    "onlink": bool(item["onlink"]),
-                    "metric": 1024 if iproute.family_of(dst) == 6 else 0,
-                    "direct": None,
-                }
-                if item.get("direct"):
-                    rec["direct"] = {
-                        "via": iproute.norm_ip(item["direct"]["via"], "routes[].direct.via"),
-                        "dev": iproute.check_ifname(item["direct"]["dev"], "routes[].direct.dev"),
-                    }
-                if dst in routes and routes[dst] != rec:
-                    raise ValueError("route %s given twice, differently" % dst)
-                routes[dst] = rec
+            want["routes"] = routes.desired(p["routes"], self.device, p["cluster_network"], p["local_subnet"])
         except ValueError as exc:
             self.fail(to_native(exc))
         want["neighbours"] = neigh
         want["fdb"] = fdb
-        want["routes"] = routes
         return want
-
-    # ------------------------------------------------------------- direct
-
-    def resolve_direct(self, routes):
-        """Pick the direct or the tunnel route for each route with ``direct``.
-
-        All lookups go in ONE ``ip -j -force -batch -`` of ``route get`` lines
-        (see iproute.route_get_batch): the kernel's own answer accounts for
-        every table, rule and metric, which re-implementing a longest-prefix
-        match over ``ip -j route show`` would not; ``-force`` keeps going
-        past unreachable peers and the answers are matched by their dst.
-        """
-        candidates = [r["direct"]["via"] for r in routes.values() if r["direct"]]
-        found = iproute.route_get_batch(self.run, self.ip, candidates)
-        final = {}
-        for dst, rec in routes.items():
-            chosen = dict(rec)
-            choice = "tunnel"
-            direct = rec["direct"]
-            if direct:
-                hit = found.get(direct["via"])
-                if hit and hit["via"] is None and hit["dev"] == direct["dev"] and hit["type"] == "unicast":
-                    choice = "direct"
-                    chosen.update(via=direct["via"], dev=direct["dev"], onlink=False)
-            chosen.pop("direct")
-            self.route_choice[dst] = choice
-            final[dst] = chosen
-        return final
 
     # --------------------------------------------------------------- read
 
     def read_routes(self):
-        """Owned routes of both families (IPv4 only on a host without IPv6)."""
         try:
-            return iproute.read_owned_routes(self.run, self.ip, self.proto, (4, 6))
-        except iproute.IprouteError:
-            pass
-        try:
-            return iproute.read_owned_routes(self.run, self.ip, self.proto, (4,))
-        except iproute.IprouteError as exc:
-            self.fail(**exc.as_dict())
-
-    def read_foreign(self, owned, dsts):
-        families = sorted(set(iproute.family_of(d) for d in dsts))
-        try:
-            return iproute.read_foreign_routes(self.run, self.ip, owned, families)
+            return routes.read_owned(self.run, self.ip, self.proto)
         except iproute.IprouteError as exc:
             self.fail(**exc.as_dict())
 
@@ -619,9 +586,8 @@ class FabricVxlan(object):
         ch = self.change
         dev = self.device
         want = self.desired()
-        want["routes"] = self.resolve_direct(want["routes"])
-
         try:
+            want["routes"], self.route_choice = routes.resolve_direct(self.run, self.ip, want["routes"])
             live = iproute.read_link(self.run, self.ip, dev)
         except iproute.IprouteError as exc:
             self.fail(**exc.as_dict())
@@ -667,19 +633,14 @@ class FabricVxlan(object):
         self.after.append("addr %s dev %s" % (want["address"], dev))
 
         create = live is None or rebuild is not None
+        if want["dev"] and (create or (want["mtu"] is not None and live["mtu"] != want["mtu"])):
+            self.check_underlay(want)
         if rebuild is not None:
             ch.link_rebuilt = rebuild
             ch.ip_first.append("link del dev %s" % dev)
             ch.removed["link"].append(link_text(live_link_want(live)))
         if create:
-            cmd = "link add name %s address %s" % (dev, want["mac"])
-            if want["mtu"] is not None:
-                cmd += " mtu %d" % want["mtu"]
-            cmd += " type vxlan id %d local %s" % (want["vni"], want["local"])
-            if want["dev"]:
-                cmd += " dev %s" % want["dev"]
-            cmd += " dstport %d nolearning" % want["port"]
-            ch.ip_first.append(cmd)
+            ch.ip_first.append(link_add_cmd(want))
             ch.ip_first.append("addr add %s dev %s" % (want["address"], dev))
             ch.ip_first.append("link set dev %s up" % dev)
             ch.added["link"].append(link_text(want))
@@ -718,44 +679,29 @@ class FabricVxlan(object):
             self.before.append("neigh " + neigh_text(dst, mac, dev))
         for entry in live_fdb:
             self.before.append("fdb " + fdb_text(entry["lladdr"], entry["dst"], dev, entry["extra"]))
-        for rec in owned_routes:
-            self.before.append("route " + route_text(rec, self.proto))
         for dst, mac in want["neighbours"].items():
             self.after.append("neigh " + neigh_text(dst, mac, dev))
         for mac, dst in want["fdb"].items():
             self.after.append("fdb " + fdb_text(mac, dst, dev))
-        for rec in want["routes"].values():
-            self.after.append("route " + route_text(rec, self.proto))
 
-        owned_all = owned_routes
+        if rebuild is not None:
+            self.restore = self.restore_lines(live, live_neigh, live_fdb, owned_routes)
         if create:
             live_neigh, live_fdb = {}, []
-            owned_routes = [r for r in owned_routes if r["dev"] != dev]
 
         # ---- routes: deletions first (stop routing to peers that are gone)
-        satisfied_routes = set()
-        for rec in owned_routes:
-            wanted = want["routes"].get(rec["dst"])
-            same_slot = wanted is not None and rec["metric"] == wanted["metric"] and not rec["tos"]
-            if same_slot:
-                if (
-                    rec["type"] == "unicast"
-                    and not rec["multipath"]
-                    and not rec["prefsrc"]
-                    and rec["via"] == wanted["via"]
-                    and rec["dev"] == wanted["dev"]
-                    and rec["onlink"] == wanted["onlink"]
-                ):
-                    satisfied_routes.add(rec["dst"])
-                else:
-                    ch.removed["routes"].append(route_text(rec, self.proto))  # replaced below
-                continue
-            cmd = "route del %s" % rec["dst"]
-            if rec["tos"]:
-                cmd += " tos %s" % rec["tos"]
-            cmd += " proto %d table main metric %d" % (self.proto, rec["metric"])
-            ch.ip_first.append(cmd)
-            ch.removed["routes"].append(route_text(rec, self.proto))
+        try:
+            rplan = routes.reconcile(
+                self.run, self.ip, self.proto, want["routes"], owned_routes, gone_dev=dev if create else None
+            )
+        except routes.RouteConflict as exc:
+            self.fail(to_native(exc))
+        except iproute.IprouteError as exc:
+            self.fail(**exc.as_dict())
+        self.before.extend(rplan.before)
+        self.after.extend(rplan.after)
+        ch.ip_first.extend(rplan.deletes)
+        ch.removed["routes"].extend(rplan.removed)
 
         # ---- neighbours
         for dst in sorted(live_neigh):
@@ -789,31 +735,12 @@ class FabricVxlan(object):
                 fdb_cmds[mac] = "fdb replace " + fdb_text(mac, dst, dev)
                 ch.added["fdb"].append(fdb_text(mac, dst, dev))
 
-        # ---- routes: replaces
-        route_cmds = {}
-        to_replace = [d for d in want["routes"] if d not in satisfied_routes]
-        foreign = self.read_foreign(owned_all, to_replace) if to_replace else {}
-        for dst in to_replace:
-            rec = want["routes"][dst]
-            key = (dst, rec["metric"], None)
-            if key in foreign:
-                self.fail(
-                    "route %s (metric %d) exists in table main with protocol %s, not %d; "
-                    "the module does not replace routes it does not own. Remove it, or give "
-                    "the fabric another subnet." % (dst, rec["metric"], foreign[key], self.proto)
-                )
-            cmd = "route replace %s via %s dev %s" % (dst, rec["via"], rec["dev"])
-            if rec["onlink"]:
-                cmd += " onlink"
-            cmd += " proto %d" % self.proto
-            route_cmds[dst] = cmd
-            ch.added["routes"].append(route_text(rec, self.proto))
-
         # Flannel's order: all neighbours, then all FDB entries, then all routes
         # (the route last, so the kernel never sends to a peer it cannot reach).
         ch.ip_first.extend(neigh_cmds[k] for k in sorted(neigh_cmds))
         ch.bridge.extend(fdb_cmds[k] for k in sorted(fdb_cmds))
-        ch.ip_last.extend(route_cmds[k] for k in sorted(route_cmds))
+        ch.ip_last.extend(rplan.replaces)
+        ch.added["routes"].extend(rplan.added)
 
         # ---- settings
         self.plan_settings(live, create)
@@ -825,6 +752,34 @@ class FabricVxlan(object):
         for kind in KINDS:
             ch.added[kind].sort()
             ch.removed[kind].sort()
+
+    def check_underlay(self, want):
+        """Before a device is (re)built or its MTU set: the underlay exists and can carry the MTU."""
+        try:
+            under = iproute.read_link(self.run, self.ip, want["dev"])
+        except iproute.IprouteError as exc:
+            self.fail(**exc.as_dict())
+        if under is None:
+            self.fail("underlay device %s (option dev) does not exist; %s left as it is" % (want["dev"], self.device))
+        limit = (under["mtu"] or 0) - 50
+        if want["mtu"] is not None and under["mtu"] and want["mtu"] > limit:
+            self.fail(
+                "mtu %d is more than the underlay device %s allows for VXLAN over IPv4 (%d - 50 = %d); "
+                "%s left as it is" % (want["mtu"], want["dev"], under["mtu"], limit, self.device)
+            )
+
+    def restore_lines(self, live, neigh, fdb, owned):
+        """What puts the live device back as it is, should its rebuild fail half-way."""
+        dev = self.device
+        old = live_link_want(live)
+        ip_lines = [link_add_cmd(old)]
+        ip_lines.extend("addr add %s dev %s" % (a, dev) for a in live["addrs"])
+        if live["up"]:
+            ip_lines.append("link set dev %s up" % dev)
+        ip_lines.extend("neigh replace " + neigh_text(d, m, dev) for d, m in sorted(neigh.items()))
+        ip_lines.extend(routes.replace_cmd(r, self.proto) for r in owned if r["dev"] == dev and r["via"])
+        bridge_lines = ["fdb replace " + fdb_del_args(e, dev)[: -len(" self")] + " self permanent" for e in fdb]
+        return ip_lines, bridge_lines
 
     def plan_settings(self, live, create):
         ch = self.change
@@ -872,15 +827,11 @@ class FabricVxlan(object):
             live = iproute.read_link(self.run, self.ip, dev)
         except iproute.IprouteError as exc:
             self.fail(**exc.as_dict())
-        owned_routes = self.read_routes()
-        for rec in owned_routes:
-            self.before.append("route " + route_text(rec, self.proto))
-            cmd = "route del %s" % rec["dst"]
-            if rec["tos"]:
-                cmd += " tos %s" % rec["tos"]
-            cmd += " proto %d table main metric %d" % (self.proto, rec["metric"])
-            ch.ip_first.append(cmd)
-            ch.removed["routes"].append(route_text(rec, self.proto))
+        if self.p["purge_routes"]:
+            rplan = routes.purge(self.read_routes(), self.proto)
+            self.before.extend(rplan.before)
+            ch.ip_first.extend(rplan.deletes)
+            ch.removed["routes"].extend(rplan.removed)
         if live is not None and live["kind"] == "vxlan":
             self.before.append("link " + link_text(live_link_want(live)))
             try:
@@ -913,22 +864,8 @@ class FabricVxlan(object):
         checks.append('*" dstport %d "*' % want["port"])
         checks.append('*" nolearning "*')
         checks.append('*" link/ether %s "*' % want["mac"])
-        add = "ip link add name %s address %s" % (dev, want["mac"])
-        if want["mtu"] is not None:
-            add += " mtu %d" % want["mtu"]
-        add += " type vxlan id %d local %s" % (want["vni"], want["local"])
-        if want["dev"]:
-            add += " dev %s" % want["dev"]
-        add += " dstport %d nolearning" % want["port"]
 
-        out = [
-            "#!/bin/sh",
-            "# Managed by Ansible (crosshost.fabric.fabric_vxlan). Do not edit: the next run",
-            "# rewrites it. Restores the VXLAN fabric device %s, its permanent neighbour and" % dev,
-            "# FDB entries and the fabric routes (proto %d) exactly as last applied. Run at boot" % self.proto,
-            "# by crosshost-fabric-vxlan.service, before Docker; safe to run again at any time.",
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "export PATH",
+        body = [
             "DEV=%s" % q,
             "rc=0",
             "",
@@ -936,27 +873,27 @@ class FabricVxlan(object):
             '    cur=$(ip -d -o link show dev "$DEV" 2>/dev/null) || return 1',
         ]
         for pattern in checks:
-            out.append('    case "$cur" in %s) ;; *) return 1 ;; esac' % pattern)
-        out += [
+            body.append('    case "$cur" in %s) ;; *) return 1 ;; esac' % pattern)
+        body += [
             "}",
             "",
             "if ! link_ok; then",
             '    ip link del dev "$DEV" 2>/dev/null',
-            "    %s || exit 1" % add,
+            "    ip %s || exit 1" % link_add_cmd(want),
             "fi",
             "",
             "ip -force -batch - <<'EOF' || rc=1",
         ]
         if want["mtu"] is not None:
-            out.append("link set dev %s mtu %d" % (dev, want["mtu"]))
-        out.append("addr replace %s dev %s" % (want["address"], dev))
-        out.append("link set dev %s up" % dev)
+            body.append("link set dev %s mtu %d" % (dev, want["mtu"]))
+        body.append("addr replace %s dev %s" % (want["address"], dev))
+        body.append("link set dev %s up" % dev)
         for dst in sorted(want["neighbours"]):
-            out.append("neigh replace " + neigh_text(dst, want["neighbours"][dst], dev))
-        out.append("EOF")
-        out.append("")
+            body.append("neigh replace " + neigh_text(dst, want["neighbours"][dst], dev))
+        body.append("EOF")
+        body.append("")
         if self.p["checksum_offload_workaround"]:
-            out += [
+            body += [
                 "if command -v ethtool >/dev/null 2>&1; then",
                 '    ethtool -K "$DEV" tx off >/dev/null || rc=1',
                 "else",
@@ -964,38 +901,29 @@ class FabricVxlan(object):
                 "    rc=1",
                 "fi",
             ]
-        out.append('echo %d > "/proc/sys/net/ipv4/conf/$DEV/rp_filter" || rc=1' % self.p["rp_filter"])
+        body.append('echo %d > "/proc/sys/net/ipv4/conf/$DEV/rp_filter" || rc=1' % self.p["rp_filter"])
         if want["fdb"]:
-            out += ["", "bridge -force -batch - <<'EOF' || rc=1"]
+            body += ["", "bridge -force -batch - <<'EOF' || rc=1"]
             for mac in sorted(want["fdb"]):
-                out.append("fdb replace " + fdb_text(mac, want["fdb"][mac], dev))
-            out.append("EOF")
+                body.append("fdb replace " + fdb_text(mac, want["fdb"][mac], dev))
+            body.append("EOF")
         if want["routes"]:
-            out += ["", "ip -force -batch - <<'EOF' || rc=1"]
-            for dst in sorted(want["routes"]):
-                rec = want["routes"][dst]
-                cmd = "route replace %s via %s dev %s" % (dst, rec["via"], rec["dev"])
-                if rec["onlink"]:
-                    cmd += " onlink"
-                out.append(cmd + " proto %d" % self.proto)
-            out.append("EOF")
-        out += ["", "exit $rc", ""]
-        return "\n".join(out)
+            body.append("")
+            body.extend(routes.script_lines(want["routes"], self.proto))
+        comments = [
+            "Managed by Ansible (crosshost.fabric.fabric_vxlan). Do not edit: the next run",
+            "rewrites it. Restores the VXLAN fabric device %s, its permanent neighbour and" % dev,
+            "FDB entries and the fabric routes (proto %d) exactly as last applied. Run at boot" % self.proto,
+            "by crosshost-fabric-vxlan.service, before Docker; safe to run again at any time.",
+        ]
+        return persist.shell_script(comments, body)
 
     def plan_script(self, content):
         path = os.path.join(self.p["persist_dir"], "%s.sh" % self.device)
         self.script_path = path
-        current = iproute.read_text_file(path)
-        if current == content:
+        self.script_diff = persist.diff_item(path, content)
+        if self.script_diff is None:
             return
-        if content is None and current is None:
-            return
-        self.script_diff = {
-            "before_header": path if current is not None else "%s (absent)" % path,
-            "after_header": path if content is not None else "%s (absent)" % path,
-            "before": current or "",
-            "after": content or "",
-        }
         if content is None:
             self.change.removed["settings"].append("boot script %s" % path)
         else:
@@ -1016,33 +944,29 @@ class FabricVxlan(object):
         except (IOError, OSError) as exc:
             raise iproute.IprouteError("cannot write %s: %s" % (path, to_native(exc))) from None
 
-    def write_script(self):
-        path = self.script_path
-        if self.script_content is None:
-            try:
-                os.unlink(path)
-            except OSError as exc:
-                self.fail("cannot remove %s: %s" % (path, to_native(exc)))
-            return
-        directory = os.path.dirname(path)
+    def put_back(self):
+        """After a failed rebuild: recreate the old device if the change left none. A sentence."""
         try:
-            if not os.path.isdir(directory):
-                os.makedirs(directory, 0o755)
-            fd, tmp = tempfile.mkstemp(prefix=".%s." % self.device, dir=directory)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(self.script_content)
-            os.chmod(tmp, 0o755)
-        except (IOError, OSError) as exc:
-            self.fail("cannot write %s: %s" % (path, to_native(exc)))
-        self.module.atomic_move(tmp, path)
-        os.chmod(path, 0o755)
+            if iproute.read_link(self.run, self.ip, self.device) is not None:
+                return "%s exists" % self.device
+            ip_lines, bridge_lines = self.restore
+            iproute.run_batch(self.run, self.ip, ip_lines, force=True)
+            iproute.run_batch(self.run, self.bridge, bridge_lines, force=True)
+        except iproute.IprouteError as exc:
+            return "putting the old %s back failed too: %s" % (self.device, exc.msg)
+        return "the old %s was put back with its entries and routes" % self.device
 
     def apply(self):
         ch = self.change
         step = "nothing"
         try:
             step = "ip"
-            iproute.run_batch(self.run, self.ip, ch.ip_first)
+            try:
+                iproute.run_batch(self.run, self.ip, ch.ip_first)
+            except iproute.IprouteError as exc:
+                if self.restore is not None:
+                    exc.msg += "; " + self.put_back()
+                raise
             for label, action in ch.settings:
                 step = label
                 action()
@@ -1055,7 +979,10 @@ class FabricVxlan(object):
             result["msg"] = "applying the fabric change failed at %s: %s" % (step, exc.msg)
             self.fail(changed=True, batch=ch.batch(), **result)
         if self.script_diff is not None:
-            self.write_script()
+            try:
+                persist.write(self.script_path, self.script_content, mode=0o755)
+            except (IOError, OSError) as exc:
+                self.fail("cannot write %s: %s" % (self.script_path, to_native(exc)))
 
     # ------------------------------------------------------------- main
 
@@ -1111,6 +1038,8 @@ def main():
             address=dict(type="str"),
             mtu=dict(type="int"),
             route_protocol=dict(type="int", default=244),
+            cluster_network=dict(type="str"),
+            local_subnet=dict(type="str"),
             neighbours=dict(type="list", elements="dict", default=[], options=entry_spec),
             fdb=dict(type="list", elements="dict", default=[], options=entry_spec),
             routes=dict(
@@ -1133,19 +1062,15 @@ def main():
             ),
             checksum_offload_workaround=dict(type="bool", default=True),
             rp_filter=dict(type="int", default=2, choices=[0, 1, 2]),
+            purge_routes=dict(type="bool", default=True),
             persist=dict(type="bool", default=True),
             persist_dir=dict(type="path", default="/etc/crosshost-fabric"),
         ),
         required_if=[("state", "present", ("local", "mac", "address"))],
         supports_check_mode=True,
     )
-    proto = module.params["route_protocol"]
-    if not 5 <= proto <= 255:
-        module.fail_json(
-            msg="route_protocol must be 5..255 (0-4 are the kernel's: unspec, redirect, "
-            "kernel, boot, static), got %d" % proto
-        )
     try:
+        routes.check_protocol(module.params["route_protocol"])
         iproute.check_ifname(module.params["device"], "device")
     except ValueError as exc:
         module.fail_json(msg=to_native(exc))

@@ -101,17 +101,20 @@ class Lab:
 
     # -------------------------------------------------------------- module
 
-    def module(self, ns, args, check=False, diff=True, expect_fail=False):
-        """Run fabric_vxlan inside ``ns`` the way Ansible does (args file, JSON out)."""
+    def module(self, ns, args, check=False, diff=True, expect_fail=False, module=MODULE, env=None):
+        """Run a module (fabric_vxlan unless told) inside ``ns`` the way Ansible does (args file, JSON out).
+
+        ``env``: extra environment (e.g. a PATH that puts a logging shim before ``ip``).
+        """
         payload = dict(args)
         payload["_ansible_check_mode"] = check
         payload["_ansible_diff"] = diff
         args_file = self.tmp_path / ("args-%s.json" % next(_COUNTER))
         args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env["PYTHONPATH"] = str(self.collections_root)
         proc = subprocess.run(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", MODULE, str(args_file)],
+            ["ip", "netns", "exec", ns, sys.executable, "-m", module, str(args_file)],
             capture_output=True,
             text=True,
             env=env,

@@ -5,6 +5,7 @@ namespace, each host with a "container" namespace on 10.244.N.0/24.
 """
 
 import difflib
+import json
 import os
 import shutil
 import stat
@@ -518,3 +519,158 @@ def test_checksum_offload_is_reapplied_when_turned_back_on(fabric):
     ]
     assert sorted(result["added"]["settings"]) == ["flannel.1 rp_filter 2", "flannel.1 tx-checksumming off"]
     assert "tx-checksumming: off" in lab.ex(h1, "ethtool", "-k", "flannel.1").stdout
+
+
+# ---------------------------------------------------------------------------
+# Executed order and honest `changed` (issue 13's surviving mutants)
+# ---------------------------------------------------------------------------
+
+_SHIM = """#!/bin/sh
+# Logs each run of {tool} (and what a batch reads on stdin) to {log}, then runs the real one.
+echo "== {tool} $*" >> '{log}'
+for last; do :; done
+if [ "$last" = "-" ]; then
+    tee -a '{log}' | '{real}' "$@"
+    exit $?
+fi
+exec '{real}' "$@"
+"""
+
+
+def shim_path(tmp_path):
+    """A PATH whose ip and bridge log every run to tmp_path/exec.log (the executed order)."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    log = tmp_path / "exec.log"
+    for tool in ("ip", "bridge"):
+        real = shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin:/bin")
+        (shim / tool).write_text(_SHIM.format(tool=tool, log=log, real=real))
+        (shim / tool).chmod(0o755)
+    return "%s:%s" % (shim, os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")), log
+
+
+def test_entries_are_applied_neighbours_then_fdb_then_routes(fabric, tmp_path):
+    """The order the kernel sees, not the reported batch: a route never precedes its FDB entry."""
+    path, log = shim_path(tmp_path)
+    result = fabric.lab.module(fabric.host[1], fabric.args(1), env={"PATH": path})
+    assert result["changed"] is True
+    executed = log.read_text().splitlines()
+    assert any(line.startswith("== ip ") for line in executed), "the shim was not used"
+    neigh = [i for i, line in enumerate(executed) if line.startswith("neigh replace ")]
+    fdb_ = [i for i, line in enumerate(executed) if line.startswith("fdb replace ")]
+    route = [i for i, line in enumerate(executed) if line.startswith("route replace ")]
+    assert len(neigh) == len(fdb_) == len(route) == 2, executed
+    assert max(neigh) < min(fdb_) and max(fdb_) < min(route), executed
+    assert fabric.ping(1, 2) is False  # h2 has no fabric yet: nothing to reply through
+    fabric.lab.module(fabric.host[2], fabric.args(2))
+    assert fabric.ping(1, 2)
+
+
+def test_a_boot_script_change_alone_is_a_change(fabric):
+    lab = fabric.lab
+    h1 = fabric.host[1]
+    script = lab.module(h1, fabric.args(1))["script"]
+    content = open(script).read()
+    os.unlink(script)
+    check = lab.module(h1, fabric.args(1), check=True)
+    assert check["changed"] is True and check["batch"] == []
+    assert check["added"]["settings"] == ["boot script %s" % script]
+    assert not os.path.exists(script)  # check mode wrote nothing
+    result = lab.module(h1, fabric.args(1))
+    assert result["changed"] is True and result["batch"] == []
+    assert open(script).read() == content
+    with open(script, "a") as handle:
+        handle.write("# edited by hand\n")
+    assert lab.module(h1, fabric.args(1))["changed"] is True
+    assert open(script).read() == content
+    assert lab.module(h1, fabric.args(1))["changed"] is False
+
+
+# ---------------------------------------------------------------------------
+# Fail closed (issue 6 items 8 and 9)
+# ---------------------------------------------------------------------------
+
+
+def link_state(lab, ns):
+    """What must not change when the module refuses: the VTEP, its entries, every route."""
+    link = lab.json(ns, "ip", "-j", "-d", "link", "show")
+    return (
+        sorted((d["ifname"], d["ifindex"], d.get("address")) for d in link),
+        neighbours(lab, ns),
+        fdb(lab, ns),
+        sorted(json.dumps(r, sort_keys=True) for r in lab.json(ns, "ip", "-4", "-j", "route", "show", "table", "all")),
+    )
+
+
+@pytest.mark.parametrize(
+    "change, word",
+    [
+        ({"mac": "01:00:5e:00:00:01"}, "mac"),
+        ({"mac": "00:00:00:00:00:00"}, "mac"),
+        ({"mac": "ff:ff:ff:ff:ff:ff"}, "mac"),
+        ({"local": "224.0.0.1"}, "local"),
+        ({"local": "0.0.0.0"}, "local"),
+        ({"local": "255.255.255.255"}, "local"),
+        ({"dev": "nosuch0"}, "nosuch0"),
+        ({"mtu": 1480}, "mtu 1480"),
+    ],
+)
+def test_a_rebuild_that_cannot_work_is_refused_and_the_vtep_kept(fabric, change, word):
+    lab = fabric.lab
+    apply_all(fabric)
+    h1 = fabric.host[1]
+    before = link_state(lab, h1)
+    failed = lab.module(h1, fabric.args(1, **change), expect_fail=True)
+    assert word in failed["msg"]
+    assert link_state(lab, h1) == before
+    assert fabric.ping(1, 2) and fabric.ping(1, 3)
+
+
+def test_a_failed_rebuild_puts_the_old_vtep_back(fabric):
+    lab = fabric.lab
+    h1 = fabric.host[1]
+    apply_all(fabric)
+    # Another VXLAN device holds VNI 7 on port 8472: the kernel refuses a second one
+    # (EEXIST), which no validation of the module's own options can foresee.
+    lab.ex(h1, "ip", "link", "add", "vx-other", "type", "vxlan", "id", "7", "dstport", "8472", "nolearning")
+    before = link_state(lab, h1)
+    failed = lab.module(h1, fabric.args(1, vni=7), expect_fail=True)
+    assert "put back" in failed["msg"], failed["msg"]
+    after = link_state(lab, h1)
+    # the same device again (a new ifindex), with the same address, entries and routes
+    assert [(n, mac) for n, _i, mac in after[0]] == [(n, mac) for n, _i, mac in before[0]]
+    assert after[1:] == before[1:]
+    assert vxlan_info(lab, h1)[1]["id"] == 1
+    assert fabric.ping(1, 2) and fabric.ping(1, 3)
+    lab.ex(h1, "ip", "link", "del", "vx-other")
+    assert lab.module(h1, fabric.args(1))["changed"] is False
+
+
+def test_a_route_to_everything_is_refused_and_the_default_route_kept(fabric):
+    lab = fabric.lab
+    h1 = fabric.host[1]
+    lab.ex(h1, "ip", "route", "add", "default", "via", "192.0.2.254")
+    args = fabric.args(1)
+    args["routes"].append({"dst": "0.0.0.0/0", "via": "10.244.2.0", "onlink": True})
+    failed = lab.module(h1, args, expect_fail=True)
+    assert "0.0.0.0/0" in failed["msg"]
+    default = [r for r in lab.json(h1, "ip", "-j", "route", "show", "default")]
+    assert [(r["gateway"], r["dev"], r.get("protocol", "boot")) for r in default] == [("192.0.2.254", "eth0", "boot")]
+    assert lab.ex(h1, "ip", "link", "show", "flannel.1", check=False).returncode != 0  # nothing was built
+
+
+@pytest.mark.parametrize(
+    "dst, word",
+    [("192.0.2.0/24", "not inside the cluster network"), ("10.244.1.0/24", "own subnet"),
+     ("10.244.0.0/16", "own subnet")],
+)
+def test_routes_outside_the_cluster_or_over_the_own_subnet_are_refused(fabric, dst, word):
+    lab = fabric.lab
+    h1 = fabric.host[1]
+    apply_all(fabric)
+    before = link_state(lab, h1)
+    args = fabric.args(1, cluster_network="10.244.0.0/16", local_subnet="10.244.1.0/24")
+    args["routes"].append({"dst": dst, "via": "10.244.2.0", "onlink": True})
+    failed = lab.module(h1, args, expect_fail=True)
+    assert word in failed["msg"] and dst in failed["msg"]
+    assert link_state(lab, h1) == before

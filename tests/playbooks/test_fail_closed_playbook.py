@@ -145,7 +145,8 @@ def test_an_empty_or_missing_fabric_group_is_a_sentence_not_a_jinja_error(tmp_pa
                              (RELEASE, "the inventory group 'fabric' is empty or missing"),
                              (SITE, "the inventory group fabric is empty or missing")):
         rc, out = run(playbook, inv, *(["-e", "fabric_release=x"] if playbook == RELEASE else []))
-        assert rc != 0 and expect in out, out
+        # ansible-core 2.15 writes a quote in a single-quoted YAML scalar as ''
+        assert rc != 0 and expect in out.replace("''", "'"), out
         assert "undefined" not in out.lower(), out
     assert sorted(os.listdir(tmp_path)) == ["hosts.yml"]
 
@@ -228,6 +229,8 @@ def test_a_lease_file_set_inside_an_inventory_folder_is_warned_about(tmp_path):
                                                 "fabric_plan_dir": ""})
     rc, out = run(PLAYBOOK, str(tmp_path))
     assert rc == 0, out
-    assert "fabric_lease_file %s lies in the inventory folder %s" % (tmp_path / "my-leases.yml", tmp_path) in out
+    # ansible-core 2.15 wraps warnings at the terminal's width, even inside a path: compare without blanks.
+    want = "fabric_lease_file %s lies in the inventory folder %s" % (tmp_path / "my-leases.yml", tmp_path)
+    assert "".join(want.split()) in "".join(out.split()), out
     assert (tmp_path / "my-leases.yml").exists() and not (tmp_path / ".fabric").exists()
     assert (tmp_path / ".my-leases.yml.lock").exists()

@@ -16,7 +16,7 @@ def test_plan_run_prints_the_table(tmp_path):
     assert rc == 0, out
     assert "# fabric 10.244.0.0/16, backend vxlan, /24 per host, 3 hosts" in out, out
     assert ROW_N2 in out, out
-    assert "table in %s" % (tmp_path / "fabric-plan" / "plan.txt") in out, out
+    assert "table in %s" % (tmp_path / ".fabric" / "plan.txt") in out, out
     assert "preview" not in out
 
 
@@ -25,9 +25,9 @@ def test_check_mode_says_preview_and_points_at_no_file(tmp_path):
     rc, out = run(PLAYBOOK, inv, "--check")
     assert rc == 0, out
     assert ROW_N2 in out, out
-    assert "preview (--check): nothing written" in out, out
+    assert "preview (check mode: nothing written)" in out, out
     assert "plan.txt" not in out, out
-    assert not (tmp_path / "fabric-plan").exists() and not (tmp_path / "fabric-leases.yml").exists()
+    assert not (tmp_path / ".fabric").exists()
 
 
 def test_plan_warns_which_hosts_need_facts_or_fabric_iface(tmp_path):
@@ -36,7 +36,8 @@ def test_plan_warns_which_hosts_need_facts_or_fabric_iface(tmp_path):
     rc, out = run(PLAYBOOK, inv)
     assert rc == 0, out
     flat = " ".join(out.split())
-    assert "no underlay interface known yet for n1, n2" in flat, out
+    assert "NOTE: no underlay interface known yet for n1, n2" in flat, out
+    assert "[WARNING]" not in out, out
     assert "n3" not in flat.split("no underlay interface known yet for")[1].split(".")[0]
     inv = make_inventory(tmp_path, {n: dict(v, fabric_iface="eth0") for n, v in THREE.items()})
     rc, out = run(PLAYBOOK, inv)
@@ -62,4 +63,4 @@ def test_facts_without_the_public_ip_are_an_error_before_anything_is_written(tmp
     assert rc != 0, out
     flat = " ".join(out.split())
     assert "host self: no interface holds its public IP 192.0.2.250 (facts gathered); set fabric_iface" in flat, out
-    assert not os.path.exists(tmp_path / "fabric-leases.yml")
+    assert not os.path.exists(tmp_path / ".fabric")

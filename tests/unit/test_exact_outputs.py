@@ -364,7 +364,8 @@ def test_a_plan_without_optional_keys_takes_the_defaults():
     assert planner.vxlan_state(plan, "c")["checksum_offload_workaround"] is True  # auto, kernel 5.6
     assert planner.docker_config(plan, "a") == {"bip": "10.244.1.1/24", "mtu": 1450, "ip-masq": False}
     assert planner.subnet_env(plan, "a").endswith("FLANNEL_IPMASQ=true\n")
-    assert [c["chain"] for c in planner.firewall_state(plan, "a")["chains"]] == ["FABRIC-FORWARD", "FABRIC-POSTROUTING"]
+    assert [c["chain"] for c in planner.firewall_state(plan, "a")["chains"]] == [
+        "FABRIC-INPUT", "FABRIC-FORWARD", "FABRIC-PREROUTING", "FABRIC-POSTROUTING"]
 
 
 def test_no_underlay_interface_and_unknown_host_are_named():
@@ -379,17 +380,28 @@ def test_no_underlay_interface_and_unknown_host_are_named():
 
 def test_firewall_state_field_by_field():
     plan = three()
+    inbound = "-s 10.244.0.0/16 -d 10.244.2.0/24 -i flannel.1 -j ACCEPT"
     assert planner.firewall_state(plan, "b") == {"chains": [
-        {"table": "filter", "chain": "FABRIC-FORWARD", "hook": "FORWARD", "position": "first",
-         "rules": ["-s 10.244.0.0/16 -j ACCEPT", "-d 10.244.0.0/16 -j ACCEPT"]},
+        {"table": "filter", "chain": "FABRIC-INPUT", "hook": "INPUT", "position": "first",
+         "rules": ["-s 192.0.2.1/32 -p udp -m udp --dport 8472 -j ACCEPT",
+                   "-s 198.51.100.3/32 -p udp -m udp --dport 8472 -j ACCEPT",
+                   "-p udp -m udp --dport 8472 -j DROP"]},
+        {"table": "filter", "chain": "FABRIC-FORWARD", "hook": "FORWARD", "create_hook": False,
+         "position": "first",
+         "rules": [inbound, "-s 10.244.2.0/24 -d 10.244.0.0/16 -i docker0 -o flannel.1 -j ACCEPT"]},
+        {"table": "raw", "chain": "FABRIC-PREROUTING", "hook": "PREROUTING", "position": "first",
+         "rules": [inbound]},
         {"table": "nat", "chain": "FABRIC-POSTROUTING", "hook": "POSTROUTING", "position": "first",
          "rules": ["-s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN",
                    "-s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully",
                    "! -s 10.244.0.0/16 -d 10.244.2.0/24 -j RETURN",
                    "! -s 10.244.0.0/16 -d 10.244.0.0/16 -j MASQUERADE --random-fully"]},
     ]}
+    docker = planner.firewall_state(plan, "b", "20.10.24+dfsg1")["chains"][1]
+    assert (docker["hook"], docker["create_hook"]) == ("DOCKER-USER", True)
     plan["ip_masq"] = False
-    assert [c["chain"] for c in planner.firewall_state(plan, "b")["chains"]] == ["FABRIC-FORWARD"]
+    assert [c["chain"] for c in planner.firewall_state(plan, "b")["chains"]] == [
+        "FABRIC-INPUT", "FABRIC-FORWARD", "FABRIC-PREROUTING"]
 
 
 def test_docker_config_and_subnet_env():

@@ -9,7 +9,6 @@ import importlib.util
 import os
 import re
 
-import pytest
 import yaml
 
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import options, planner
@@ -53,7 +52,6 @@ def test_the_planner_applies_the_documented_defaults():
 
 
 def test_action_argument_spec_is_the_options():
-    pytest.importorskip("ansible")
     from ansible_collections.crosshost.fabric.plugins.action import fabric_plan
 
     assert fabric_plan.ARGUMENT_SPEC == options.argument_spec()
