@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -97,10 +98,12 @@ for path in walk_mutatable_files():
     for name, code in sorted(m.exit_code_by_key.items()):
         status = status_by_exit_code[code]
         entry = {"name": name, "status": status}
-        if DIFFS and status not in ("killed", "timeout", "caught by type check"):
+        if DIFFS and status not in ("killed", "timeout", "caught by type check", "not checked"):
             diff = get_diff_for_mutant(name, path=path).splitlines()
             entry["minus"] = [l[1:].strip() for l in diff if l.startswith("-") and not l.startswith("---")]
             entry["plus"] = [l[1:].strip() for l in diff if l.startswith("+") and not l.startswith("+++")]
+        else:
+            entry["minus"] = entry["plus"] = []
         out.append(entry)
 json.dump(out, sys.stdout)
 """
@@ -135,8 +138,22 @@ def report(folder: str, where: str, min_score: float, seconds: float | None) -> 
     mutants = collect(where)
     total = len(mutants)
     killed = sum(m["status"] in KILLED for m in mutants)
-    survivors = [m for m in mutants if m["status"] not in KILLED]
-    score = 100.0 * killed / total if total else 0.0
+    unchecked = [m for m in mutants if m["status"] == "not checked"]
+    checked = total - len(unchecked)
+    survivors = [m for m in mutants if m["status"] not in KILLED and m["status"] != "not checked"]
+    score = 100.0 * killed / checked if checked else 0.0
+    per_file: dict[str, list[int]] = {}
+    for m in mutants:
+        row = per_file.setdefault(where_of(m["name"]).split(".")[0], [0, 0, 0])
+        row[0] += m["status"] in KILLED
+        row[1] += m["status"] != "not checked"
+        row[2] += 1
+    for name, (k, c, t) in sorted(per_file.items()):
+        print("  %-12s %5d killed of %5d checked (%5.1f %%)%s"
+              % (name + ".py", k, c, 100.0 * k / c if c else 0.0, "" if c == t else ", %d not checked" % (t - c)))
+    if unchecked:
+        print("  %d of %d mutants not checked (an interrupted run): the score below is over the checked ones"
+              % (len(unchecked), total))
     reviewed = load_reviewed()
     unreviewed, seen = [], set()
     for m in survivors:
@@ -153,7 +170,7 @@ def report(folder: str, where: str, min_score: float, seconds: float | None) -> 
         if k in reviewed:
             kinds[reviewed[k][0]] = kinds.get(reviewed[k][0], 0) + 1
     print("mutation score %s: %d of %d mutants killed = %.1f %%%s; %d survive (reviewed: %s; not reviewed: %d)"
-          % (folder, killed, total, score, took, len(survivors),
+          % (folder, killed, checked, score, took, len(survivors),
              ", ".join("%d %s" % (n, kind) for kind, n in sorted(kinds.items())) or "none", len(unreviewed)))
     by_status: dict[str, int] = {}
     for m in mutants:
@@ -169,7 +186,7 @@ def report(folder: str, where: str, min_score: float, seconds: float | None) -> 
         print("  stale review entry (no longer survives): %s  - %s  + %s" % (k[0], " / ".join(k[1]), " / ".join(k[2])))
     with open(os.path.join(where, "survivors.json"), "w", encoding="utf-8") as handle:
         json.dump([dict(m, where=where_of(m["name"])) for m in survivors], handle, indent=1)
-    ok = score >= min_score and not unreviewed
+    ok = score >= min_score and not unreviewed and not unchecked
     if not ok:
         print("  FAILED: score under %.0f %% or survivors not reviewed (tests/mutation/survivors.yml)" % min_score)
     return ok
@@ -181,8 +198,10 @@ def main() -> int:
     parser.add_argument("--min-score", type=float, default=90.0)
     parser.add_argument("--max-children", type=int, default=1)
     parser.add_argument("--report", action="store_true", help="report on the last run, run nothing")
+    parser.add_argument("--only", default="", help="with --rerun-survivors: only mutants whose module.function "
+                                                   "matches this regular expression")
     parser.add_argument("--rerun-survivors", action="store_true",
-                        help="copy the current tests/ into the last run and run its surviving mutants again "
+                        help="copy the current tests/ into the last run and run its surviving (checked) mutants again "
                              "(after adding tests: killed mutants stay killed, so this gives the new score fast)")
     args = parser.parse_args()
     ok = True
@@ -191,7 +210,8 @@ def main() -> int:
         seconds = None
         if args.rerun_survivors:
             start = time.monotonic()
-            names = [m["name"] for m in collect(where, diffs=False) if m["status"] not in KILLED]
+            names = [m["name"] for m in collect(where, diffs=False) if m["status"] not in KILLED
+                     and m["status"] != "not checked" and re.search(args.only, where_of(m["name"]))]
             tests = os.path.join(where, "mutants", PKG, "tests")
             shutil.rmtree(tests)
             shutil.copytree(os.path.join(ROOT, "tests"), tests,
