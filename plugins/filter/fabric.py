@@ -34,5 +34,5 @@ class FilterModule:
     def filters(self):
         return {
             name: _wrap(getattr(planner, name))
-            for name in ("vxlan_state", "firewall_state", "docker_config", "subnet_env")
+            for name in ("vxlan_state", "hostgw_state", "firewall_state", "docker_config", "subnet_env")
         }
