@@ -15,7 +15,7 @@ set -euo pipefail
 # shellcheck source=lab/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-HOST_PACKAGES=(docker.io debootstrap iptables iproute2 procps make python3 python3-venv python3-pip git ca-certificates tar shellcheck)
+HOST_PACKAGES=(docker.io debootstrap iptables iproute2 ethtool procps make python3 python3-venv python3-pip git ca-certificates tar shellcheck bird2)
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
 
 force_image=false

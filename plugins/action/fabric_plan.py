@@ -16,39 +16,14 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.crosshost.fabric.plugins.plugin_utils import ledger, planner
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, ledger, options, planner
 
-ARGUMENT_SPEC = {
-    "group": {"type": "str", "default": "fabric"},
-    "network": {"type": "str", "default": "10.244.0.0/16"},
-    "subnet_len": {"type": "raw", "default": 24},
-    "subnet_min": {"type": "str"},
-    "subnet_max": {"type": "str"},
-    "backend": {"type": "str", "default": "vxlan"},
-    "reserved_networks": {"type": "list", "elements": "str", "default": list(planner.DEFAULT_RESERVED)},
-    "vxlan_vni": {"type": "int", "default": 1},
-    "vxlan_port": {"type": "int", "default": 8472},
-    "vxlan_direct_routing": {"type": "bool", "default": False},
-    # auto, or a boolean (YAML true/false arrive as booleans): normalised by the planner.
-    "vxlan_checksum_offload_workaround": {"type": "raw", "default": "auto"},
-    "ip_masq": {"type": "bool", "default": True},
-    "route_protocol": {"type": "int", "default": planner.DEFAULT_ROUTE_PROTOCOL},
-    "default_mtu": {"type": "int", "default": 1500},
-    "lease_file": {"type": "path", "required": True},
-    "plan_dir": {"type": "path"},
-    "release": {"type": "list", "elements": "str", "default": []},
-}
+# The arguments and the cluster-wide host variables come from the one table of options.
+ARGUMENT_SPEC = options.argument_spec()
 
 # Cluster-wide settings: the group's hosts carry them (group_vars); the task's arguments
 # (the role's defaults) apply where no host sets one. Hosts must agree.
-SHARED_VARS = {
-    key: "fabric_" + key
-    for key in (
-        "network", "subnet_len", "subnet_min", "subnet_max", "backend", "reserved_networks", "vxlan_vni",
-        "vxlan_port", "vxlan_direct_routing", "vxlan_checksum_offload_workaround", "ip_masq", "route_protocol",
-        "default_mtu",
-    )
-}
+SHARED_VARS = {o.name: o.var for o in options.SHARED}
 
 
 def _plain(value):
@@ -77,6 +52,49 @@ def _facts(facts):
 def _few(names, most=5):
     names = sorted(names)
     return ", ".join(names[:most]) + (" and %d more" % (len(names) - most) if len(names) > most else "")
+
+
+def _bgp_section(args, names, hosts, task_vars):
+    """Backend bgp: validate the BGP inventory and return the plan's bgp section (before any write).
+
+    The speakers are the fabric hosts and the members of the reflector group that are not in
+    the fabric (routers without containers). Passwords are read here only to be validated:
+    they never enter the plan (the role writes them to a file of their own).
+    """
+    hostvars = task_vars["hostvars"]
+    in_fabric = {str(n) for n in names}
+    reflectors = [str(n) for n in task_vars.get("groups", {}).get(args["reflector_group"], [])]
+    inputs, passwords = [], {}
+    public = {h.name: h.public_ip for h in hosts}
+    for name in list(in_fabric) + [r for r in reflectors if r not in in_fabric]:
+        hv = hostvars[name]
+        facts = hv.get("ansible_facts")
+        public_ip = public.get(name)
+        if name not in in_fabric:
+            public_ip = planner.host_from_facts(
+                name, facts=_facts(facts), public_ip=_plain(hv.get("fabric_public_ip")),
+                ansible_host=_plain(hv.get("ansible_host"))).public_ip
+        password = _plain(hv.get("fabric_bgp_password"))
+        passwords.setdefault(json.dumps(password), []).append(name)
+        inputs.append(bgp.BgpInput(
+            name=name,
+            public_ip=public_ip,
+            addresses=bgp.addresses_from_facts(_facts(facts)),
+            rack=_plain(hv.get("fabric_rack")),
+            asn=_plain(hv.get("fabric_bgp_asn")),
+            peers=_plain(hv.get("fabric_bgp_peers")),
+            reflector=name in reflectors,
+            router=name not in in_fabric,
+        ))
+    if len(passwords) > 1:
+        raise planner.PlanError([
+            "hosts disagree on fabric_bgp_password (values not shown): groups of hosts %s. It is one password "
+            "for every fabric session; per-router passwords go in fabric_bgp_peers"
+            % "; ".join(_few(h) for h in sorted(passwords.values()))])
+    password = json.loads(next(iter(passwords))) if passwords else None
+    return bgp.plan_bgp(
+        args["network"], sorted(inputs, key=lambda i: i.name),
+        bgp.BgpSettings(mode=args["bgp_mode"], encap=args["bgp_encap"], password=password))
 
 
 class ActionModule(ActionBase):
@@ -144,36 +162,29 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
+        if planner.netaddr is None:
+            raise AnsibleActionFail(planner.NETADDR_MISSING)
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         args = {k: _plain(v) for k, v in args.items()}
         names = list(task_vars.get("groups", {}).get(args["group"], []))
         if not names:
             raise AnsibleActionFail("the inventory group %r is empty or missing: no fabric to plan" % args["group"])
         hosts, args, problems = self._host_inputs(names, task_vars["hostvars"], args)
-        settings = planner.Settings(
-            network=args["network"],
-            subnet_len=args["subnet_len"],
-            subnet_min=args["subnet_min"] or None,
-            subnet_max=args["subnet_max"] or None,
-            backend=args["backend"],
-            reserved=tuple(args["reserved_networks"]),
-            vxlan_vni=args["vxlan_vni"],
-            vxlan_port=args["vxlan_port"],
-            vxlan_direct_routing=args["vxlan_direct_routing"],
-            vxlan_checksum_offload_workaround=args["vxlan_checksum_offload_workaround"],
-            ip_masq=args["ip_masq"],
-            route_protocol=args["route_protocol"],
-            default_mtu=args["default_mtu"],
-        )
+        settings = planner.Settings(**options.settings_kwargs(args))
+        bgp_section, warnings = None, []
         try:
             if problems:
                 raise planner.PlanError(problems)
+            if args["backend"] == "bgp":
+                bgp_section, warnings = _bgp_section(args, names, hosts, task_vars)
             out = ledger.plan(
                 args["lease_file"], settings, hosts, release=args["release"], check_mode=self._task.check_mode
             )
         except planner.PlanError as exc:
             raise AnsibleActionFail(str(exc)) from None
         plan = out["plan"]
+        if bgp_section is not None:
+            bgp.attach(plan, bgp_section)
         written = [args["lease_file"]] if out["changed"] else []
         if args["plan_dir"]:
             written += self._write_plan(args["plan_dir"], plan)
@@ -193,7 +204,9 @@ class ActionModule(ActionBase):
             ),
         )
         if out["unknown_release"]:
-            result["warnings"] = ["no lease to release for: %s" % ", ".join(out["unknown_release"])]
+            warnings.append("no lease to release for: %s" % ", ".join(out["unknown_release"]))
+        if warnings:
+            result["warnings"] = warnings
         if self._task.diff and out["changed"]:
             result["diff"] = {
                 "before": out["before"],

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.crosshost.fabric.plugins.plugin_utils import planner
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, planner
 
 
 def _wrap(func):
     def filter_func(plan, host):
+        if planner.netaddr is None:
+            raise AnsibleFilterError(planner.NETADDR_MISSING)
         if not isinstance(plan, dict) or "hosts" not in plan:
             raise AnsibleFilterError(
                 "%s: expected the fabric_plan fact (run crosshost.fabric.plan first)" % func.__name__
@@ -32,7 +34,9 @@ def _wrap(func):
 
 class FilterModule:
     def filters(self):
-        return {
+        filters = {
             name: _wrap(getattr(planner, name))
             for name in ("vxlan_state", "hostgw_state", "firewall_state", "docker_config", "subnet_env")
         }
+        filters["bgp_state"] = _wrap(bgp.bgp_state)
+        return filters

@@ -19,6 +19,10 @@ import re
 
 MARKER = "crosshost.fabric"
 
+# Every chain the module owns carries this prefix; it refuses any other name, so it can
+# never adopt (and flush) DOCKER-USER or a chain of the user's.
+PREFIX = "FABRIC-"
+
 BUILTIN_CHAINS = {
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
     "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
@@ -48,7 +52,9 @@ def jump_spec(chain, quoted=True):
 def owned_target(spec):
     """The chain an owned jump points to, or None if ``spec`` is not ours."""
     match = _OWNED_JUMP.match(spec)
-    return match.group("target") if match else None
+    if match is None or not match.group("target").startswith(PREFIX):
+        return None
+    return match.group("target")
 
 
 def new_table(name):

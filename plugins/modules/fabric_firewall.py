@@ -18,7 +18,9 @@ description:
     its hook chain.
   - Reads the live ruleset with C(iptables-save), compares, and applies only the
     difference in one C(iptables-restore --noflush) batch (one transaction per table).
-    Rules, chains and jumps that are not the module's own are never touched.
+    Rules, chains and jumps that are not the module's own are never touched. Its own
+    chains are named C(FABRIC-*); a jump carrying its comment but pointing to another
+    chain is not its own either.
   - The desired rules are canonicalised by loading them into a throw-away network
     namespace (C(unshare --net)) and reading them back with C(iptables-save), so the
     comparison uses exactly the text iptables prints (C(/32) suffixes, C(-m tcp),
@@ -37,7 +39,7 @@ description:
     C(crosshost.fabric.forward) role loads it at boot, before Docker starts.
   - IPv4 (C(iptables)) only.
 author:
-  - crosshost.fabric developers
+  - crosshost.fabric developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -75,7 +77,11 @@ options:
         choices: [filter, nat, mangle, raw, security]
         required: true
       chain:
-        description: Name of the chain (not a built-in one, at most 28 characters).
+        description:
+          - Name of the chain, at most 28 characters, starting with C(FABRIC-). The module
+            owns only chains carrying that prefix and refuses any other name (for example
+            C(DOCKER-USER) or a chain of the user's) before changing anything, so it can
+            never adopt and flush a chain it did not create.
         type: str
         required: true
       hook:
@@ -316,6 +322,12 @@ def validate(module, chains, state):
         if not ipt.CHAIN_NAME.match(item["chain"]) or \
                 item["chain"] in ipt.BUILTIN_CHAINS[item["table"]]:
             module.fail_json(msg="invalid chain name %r" % item["chain"])
+        if not item["chain"].startswith(ipt.PREFIX):
+            module.fail_json(
+                msg="chain %s/%s is not this module's: it owns only chains named %s*, and never "
+                "adopts or flushes another (DOCKER-USER, a user's chain); nothing was changed"
+                % (key[0], key[1], ipt.PREFIX)
+            )
         if state == "absent":
             continue
         if not item.get("hook") or not ipt.CHAIN_NAME.match(item["hook"]):

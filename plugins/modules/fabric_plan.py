@@ -22,15 +22,20 @@ description:
   - The subnet arithmetic lives in the collection's planner (C(plugins/plugin_utils/planner.py)), pure
     Python on netaddr.
 author:
-  - crosshost.fabric developers
+  - crosshost.fabric developers (!UNKNOWN)
 requirements:
   - netaddr (on the controller)
   - PyYAML (on the controller)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
     support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Computes the plan and reports what it would write; writes nothing.
@@ -40,23 +45,25 @@ attributes:
   platform:
     platforms: all
 options:
+  # BEGIN generated from plugins/plugin_utils/options.py by make docs
   group:
     description: Inventory group whose hosts form the fabric.
     type: str
     default: fabric
   network:
-    description: The cluster network, cut into one subnet per host. IPv4 only.
+    description: The cluster network (IPv4 CIDR), cut into one subnet per host.
     type: str
     default: 10.244.0.0/16
   subnet_len:
-    description: Prefix length of each host's subnet; longer than the network's prefix, at most 30.
+    description: 'Prefix length of each host''s subnet: longer than the network''s prefix, at most 30.'
     type: raw
     default: 24
   subnet_min:
-    description: First subnet handed out (default, as in flannel, the second subnet of the network).
+    description: First subnet handed out (flannel's SubnetMin); unset or empty, the second subnet of the
+      network.
     type: str
   subnet_max:
-    description: Last subnet handed out (default, the last subnet of the network).
+    description: Last subnet handed out (flannel's SubnetMax); unset or empty, the last subnet of the network.
     type: str
   backend:
     description: How traffic crosses hosts; sets the MTU and what each host programs.
@@ -64,9 +71,8 @@ options:
     choices: [vxlan, host-gw, udp, bgp]
     default: vxlan
   reserved_networks:
-    description:
-      - Ranges the cluster network must not overlap, besides the built-in ones (0.0.0.0/8, loopback,
-        169.254.0.0/16, multicast, 240.0.0.0/4) and each host's own networks.
+    description: Ranges the cluster network must not overlap; extend the list. The built-in ones (0.0.0.0/8,
+      127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4, 240.0.0.0/4) and each host's own networks always apply.
     type: list
     elements: str
     default: [172.17.0.0/16]
@@ -75,52 +81,79 @@ options:
     type: int
     default: 1
   vxlan_port:
-    description: VXLAN UDP port.
+    description: UDP port of the VXLAN tunnel (flannel's, the Linux default is 8472).
     type: int
     default: 8472
   vxlan_direct_routing:
-    description: Route to peers on the same L2 segment directly instead of through the tunnel.
+    description: Plain routes via the peer's IP for peers on the host's own L2 segment instead of the tunnel
+      (flannel's DirectRouting), confirmed on the host with C(ip route get).
     type: bool
     default: false
   vxlan_checksum_offload_workaround:
     description:
-      - Turn TX checksum offload off on the VTEP, the workaround for the kernel bug behind flannel
-        issue 1279 and calico issue 3145 (VXLAN packets whose UDP checksum is wrong after NAT, seen as
-        63-second stalls). The bug was fixed in Linux 5.7.
-      - V(auto) applies it on hosts whose kernel (from facts) is older than 5.7 or unknown, as Calico
-        does; V(true) or V(false) force it. It costs throughput (about 5x in this project's lab), so
-        forcing it on fixed kernels is not free.
+      - Turn TX checksum offload off on the VTEP, the workaround for the kernel bug behind flannel issue
+        1279 and calico issue 3145 (VXLAN packets whose UDP checksum is wrong after NAT, seen as 63-second
+        stalls), fixed in Linux 5.7.
+      - V(auto) applies it on hosts whose kernel (from facts) is older than 5.7 or unknown, as Calico does;
+        V(true) or V(false) force it. It costs throughput (5x in this project's lab).
     type: raw
     default: auto
   ip_masq:
-    description: The fabric masquerades traffic leaving the cluster network (Docker's own ip-masq is turned off).
+    description: The fabric masquerades traffic leaving the cluster network (never traffic inside it); Docker's
+      own C(ip-masq) is turned off.
     type: bool
     default: true
   route_protocol:
-    description: Routing protocol number that tags every route the collection installs.
+    description: Routing protocol number tagging every route the collection installs (the modules own exactly
+      these).
     type: int
     default: 244
   default_mtu:
-    description: Underlay MTU assumed for hosts whose interface MTU is not known from facts.
+    description: Underlay MTU assumed for hosts whose interface MTU facts do not tell.
     type: int
     default: 1500
   lease_file:
-    description: Path of the lease ledger on the controller.
+    description: The lease ledger on the controller (commit it like a lock file); the plan role puts it
+      beside the inventory.
     type: path
     required: true
   plan_dir:
-    description: When set, the plan is written there as C(plan.json) and as the readable table C(plan.txt).
+    description: 'Folder where C(plan.json) and the readable table C(plan.txt) are written (the plan role:
+      beside the inventory); empty: nowhere.'
     type: path
   release:
-    description: Hosts whose lease is released. They must no longer be in O(group).
+    description: Hosts whose lease is released; they must no longer be in the group (a comma list or a YAML
+      list).
     type: list
     elements: str
     default: []
+  bgp_mode:
+    description: 'Backend C(bgp): C(mesh) (every host peers with every other), C(route-reflector) (hosts
+      peer with their rack''s reflectors, members of the group O(reflector_group)) or C(peers) (hosts peer
+      only with the routers in their C(fabric_bgp_peers)).'
+    type: str
+    choices: [mesh, route-reflector, peers]
+    default: mesh
+  bgp_encap:
+    description: 'Backend C(bgp): C(ipip) sends traffic to peers off the host''s segment through C(tunl0)
+      (Calico''s IPIP cross-subnet).'
+    type: str
+    choices: [none, ipip]
+    default: none
+  reflector_group:
+    description: 'Backend C(bgp), mode C(route-reflector): inventory group of the route reflectors. Members
+      that are not in the fabric group are routers without containers, BGP speakers without a subnet.'
+    type: str
+    default: fabric_route_reflectors
+  # END generated
 notes:
   - Per-host inputs come from host variables, never from arguments. C(fabric_public_ip) (default
     C(ansible_host) when it is an IP address, else the default IPv4 address from facts), C(fabric_iface)
     (default the interface holding the public IP), C(fabric_subnet) (a pin), C(fabric_iface_mtu).
-  - Run it once (O(run_once=true)) delegated to localhost; the fact then reaches every host of the play.
+  - Backend C(bgp) reads per-host C(fabric_rack), C(fabric_bgp_asn) (default 64512), C(fabric_bgp_peers) (list of
+    C(address), C(asn), optional C(password)) and C(fabric_bgp_password) (one for all fabric sessions). Passwords
+    are validated, never put into the plan.
+  - "Run it once (C(run_once: true)) delegated to localhost; the fact then reaches every host of the play."
 seealso:
   - module: crosshost.fabric.fabric_vxlan
 """

@@ -257,7 +257,7 @@ seealso:
     description: The design this module follows.
     link: https://github.com/flannel-io/flannel/blob/master/Documentation/backends.md#vxlan
 author:
-  - crosshost.fabric contributors
+  - crosshost.fabric developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

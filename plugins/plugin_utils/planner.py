@@ -16,13 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import netaddr
+try:
+    import netaddr
+except ImportError:  # the controller-side plugins check NETADDR_MISSING before any use
+    netaddr = None
 
-BACKENDS = ("vxlan", "host-gw", "udp", "bgp")
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import options
+
+# One sentence for a controller without netaddr (the action plugin and the filters raise it).
+NETADDR_MISSING = (
+    "crosshost.fabric needs the Python package netaddr on the controller: install it into the Python "
+    "that runs Ansible (%s -m pip install netaddr)" % sys.executable
+)
+
+BACKENDS = options.BY_NAME["backend"].choices
 
 # Bytes of encapsulation each backend adds on the wire (flannel's figures).
 BACKEND_OVERHEAD = {"vxlan": 50, "udp": 28, "host-gw": 0, "bgp": 0}
@@ -31,9 +43,9 @@ BACKEND_OVERHEAD = {"vxlan": 50, "udp": 28, "host-gw": 0, "bgp": 0}
 BUILTIN_RESERVED = ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
 
 # Extendable by the user (fabric_reserved_networks); Docker's default bridge.
-DEFAULT_RESERVED = ("172.17.0.0/16",)
+DEFAULT_RESERVED = options.DEFAULT_RESERVED
 
-DEFAULT_ROUTE_PROTOCOL = 244
+DEFAULT_ROUTE_PROTOCOL = options.DEFAULT_ROUTE_PROTOCOL
 MAX_SUBNET_LEN = {4: 30, 6: 126}
 
 
@@ -45,25 +57,15 @@ class PlanError(ValueError):
         super().__init__("fabric plan rejected:\n  - " + "\n  - ".join(self.problems))
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Cluster-wide settings (the ``fabric_*`` group variables)."""
-
-    network: str = "10.244.0.0/16"
-    subnet_len: int = 24
-    subnet_min: Optional[str] = None
-    subnet_max: Optional[str] = None
-    backend: str = "vxlan"
-    reserved: Tuple[str, ...] = DEFAULT_RESERVED
-    vxlan_vni: int = 1
-    vxlan_port: int = 8472
-    vxlan_direct_routing: bool = False
-    # flannel #1279 / calico #3145: "auto" turns TX checksum offload off on the VTEP only on
-    # kernels older than 5.7, as Calico does; "true"/"false" force it.
-    vxlan_checksum_offload_workaround: str = "auto"
-    ip_masq: bool = True
-    route_protocol: int = DEFAULT_ROUTE_PROTOCOL
-    default_mtu: int = 1500
+# Cluster-wide settings (the ``fabric_*`` group variables): fields, types and defaults come from the
+# one table of options (plugin_utils/options.py), as do the docs; Settings(network=..., ...) as usual.
+Settings = make_dataclass(
+    "Settings",
+    [(o.setting, o.py_type, field(default=o.default if not isinstance(o.default, list) else tuple(o.default)))
+     for o in options.SETTINGS],
+    frozen=True,
+)
+Settings.__doc__ = "Cluster-wide settings (the ``fabric_*`` group variables); defaults in options.OPTIONS."
 
 
 @dataclass
@@ -81,6 +83,10 @@ class HostInput:
     pinned_subnet: Optional[str] = None
     # Kernel release from facts (e.g. "5.4.0-42-generic"), when known.
     kernel: Optional[str] = None
+    # What the host runs now, when known: {source: "address/len"}, e.g. docker0's address from
+    # facts and FLANNEL_SUBNET from /run/flannel/subnet.env. Only addresses inside the cluster
+    # network count (docker0's default 172.17.0.1/16 is not "in the fabric").
+    running: Dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- #
@@ -110,6 +116,21 @@ def _parse_ip(value: Any) -> Optional[netaddr.IPAddress]:
         return netaddr.IPAddress(text)
     except (netaddr.AddrFormatError, ValueError, TypeError):
         return None
+
+
+def as_int(value: Any) -> Optional[int]:
+    """An integer from an int, an integral float (24.0) or a decimal string ("24"); None otherwise.
+
+    24.9, "24.9", booleans and anything else are not integers (int() would truncate 24.9 to 24).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    text = str(value).strip() if value is not None else ""
+    return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else None
 
 
 def is_ip(value: Any) -> bool:
@@ -182,11 +203,8 @@ def check_settings(settings: Settings) -> Tuple[Space, List[str]]:
         problems.append(
             "fabric_backend %r is unknown (choose one of: %s)" % (settings.backend, ", ".join(BACKENDS))
         )
-    try:
-        length = int(settings.subnet_len)
-        if isinstance(settings.subnet_len, bool):
-            raise ValueError
-    except (TypeError, ValueError):
+    length = as_int(settings.subnet_len)
+    if length is None:
         problems.append("fabric_subnet_len %r is not an integer" % (settings.subnet_len,))
         return None, problems  # type: ignore[return-value]
     max_len = MAX_SUBNET_LEN[net.version]
@@ -264,6 +282,7 @@ def host_from_facts(
     iface: Any = None,
     pinned_subnet: Any = None,
     iface_mtu: Any = None,
+    subnet_env: Any = None,
 ) -> HostInput:
     """Build a HostInput from inventory values and (possibly empty) Ansible facts.
 
@@ -271,6 +290,8 @@ def host_from_facts(
     the default IPv4 address from facts. Interface: ``fabric_iface``, else the one
     holding the public IP. The host's own networks come from the facts of every
     interface the fabric did not create (docker0, flannel.N, cni0 are skipped).
+    What the host runs now (``running``): docker0's IPv4 address from facts and
+    FLANNEL_SUBNET from the text of /run/flannel/subnet.env, when given.
     """
     facts = facts or {}
     if public_ip in (None, ""):
@@ -295,6 +316,17 @@ def host_from_facts(
                 found_iface, public_net, found_mtu = ifname, cidr, info.get("mtu")
             if ifname != "lo" and not FABRIC_IFACES.match(str(ifname)):
                 networks.append(cidr)
+    running: Dict[str, str] = {}
+    docker0 = (facts.get("docker0") or {}).get("ipv4")
+    if isinstance(docker0, dict) and docker0.get("address") and docker0.get("netmask"):
+        try:
+            net = netaddr.IPNetwork("%s/%s" % (docker0["address"], docker0["netmask"]))
+            running["docker0"] = "%s/%d" % (net.ip, net.prefixlen)
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            pass
+    env_subnet = parse_subnet_env(subnet_env).get("FLANNEL_SUBNET")
+    if env_subnet:
+        running[SUBNET_ENV] = env_subnet
     iface = iface or found_iface
     if iface and iface != found_iface:
         info = facts.get(str(iface).replace("-", "_").replace(".", "_")) or {}
@@ -308,7 +340,21 @@ def host_from_facts(
         public_net=public_net,
         pinned_subnet=pinned_subnet,
         kernel=str(facts["kernel"]) if facts.get("kernel") else None,
+        running=running,
     )
+
+
+SUBNET_ENV = "/run/flannel/subnet.env"
+
+
+def parse_subnet_env(text: Any) -> Dict[str, str]:
+    """flannel's subnet.env (KEY=value lines) as a dict; empty for no text."""
+    out: Dict[str, str] = {}
+    for line in str(text or "").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            out[key.strip()] = value.strip().strip('"').strip("'")
+    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -346,15 +392,23 @@ def allocate(
     hosts: Sequence[str],
     leases: Mapping[str, int],
     pins: Optional[Mapping[str, int]] = None,
+    released: Sequence[int] = (),
+    prefer: Optional[Mapping[str, int]] = None,
 ) -> Dict[str, int]:
     """Give each host a subnet index.
 
     Leased hosts keep their index (leases of hosts not in ``hosts`` stay reserved);
     pinned hosts take their pin; every other host, in name order, takes the lowest
-    free index in [space.lo, space.hi]. Raises PlanError when the space runs out.
-    Runs in O(n log n): a sorted walk over the taken indexes, no subnet list.
+    never-used free index in [space.lo, space.hi]. ``released`` lists indexes released
+    earlier, in the order they may be handed out again (oldest release first): they go
+    only to hosts for which no never-used index is left, because the host that held one
+    may still be up with it (flannel keeps an expired lease 24 h for the same reason). A
+    new host whose own released index is in ``prefer`` and still free takes it back.
+    Raises PlanError when the space runs out. Runs in O(n log n): a sorted walk over the
+    taken indexes, no subnet list.
     """
     pins = pins or {}
+    prefer = prefer or {}
     result: Dict[str, int] = {}
     taken = set(leases.values()) | set(pins.values())
     for host in hosts:
@@ -365,8 +419,21 @@ def allocate(
     todo = sorted(h for h in hosts if h not in result)
     if not todo:
         return result
-    blocked = sorted(i for i in taken if space.lo <= i <= space.hi)
-    free_total = (space.hi - space.lo + 1) - len(blocked)
+    spare = [i for i in dict.fromkeys(released) if i not in taken]
+    spare_set = set(spare)
+    for host in todo:
+        idx = prefer.get(host)
+        if idx is not None and idx in spare_set:
+            result[host] = idx
+            spare_set.discard(idx)
+            taken.add(idx)
+    todo = [h for h in todo if h not in result]
+    if not todo:
+        return result
+    spare = [i for i in spare if i in spare_set and space.lo <= i <= space.hi]
+    blocked = sorted(i for i in taken | spare_set if space.lo <= i <= space.hi)
+    never_used = (space.hi - space.lo + 1) - len(blocked)
+    free_total = never_used + len(spare)
     if len(todo) > free_total:
         raise PlanError(
             [
@@ -386,7 +453,10 @@ def allocate(
         )
     candidate = space.lo
     b = 0
-    for host in todo:
+    for n, host in enumerate(todo):
+        if n >= never_used:
+            result[host] = spare[n - never_used]
+            continue
         while b < len(blocked) and blocked[b] < candidate:
             b += 1
         while b < len(blocked) and blocked[b] == candidate:
@@ -414,6 +484,38 @@ def vtep_mac(subnet: netaddr.IPNetwork) -> str:
     return "0e:fa:" + ":".join("%02x" % o for o in octets)
 
 
+_SPECIAL_V4 = (
+    ("255.255.255.255/32", "is the broadcast address"),
+    ("0.0.0.0/8", "is not a host address"),
+    ("127.0.0.0/8", "is loopback"),
+    ("169.254.0.0/16", "is link-local"),
+    ("224.0.0.0/4", "is multicast"),
+    ("240.0.0.0/4", "is reserved"),
+)
+
+
+def public_ip_fault(ip: netaddr.IPAddress, public_net: Any = None) -> Optional[str]:
+    """Why ``ip`` cannot be a host's underlay address (None when it is a unicast IPv4 host address).
+
+    ``public_net`` is the network of the interface holding it, when known: its network and
+    broadcast addresses are not host addresses either.
+    """
+    if ip.version == 6:
+        if ip.is_ipv4_mapped():
+            return "is an IPv4-mapped IPv6 address (write %s)" % ip.ipv4()
+        return "is IPv6; the fabric needs an IPv4 underlay address"
+    for cidr, why in _SPECIAL_V4:
+        if ip in netaddr.IPNetwork(cidr):
+            return why
+    net = _parse_net(public_net)
+    if net is not None and net.version == 4 and net.prefixlen <= 30 and ip in net.cidr:
+        if ip == net.cidr.broadcast:
+            return "is the broadcast address of its network %s" % net.cidr
+        if ip == net.cidr.network:
+            return "is the network address of %s" % net.cidr
+    return None
+
+
 def _check_hosts(space: Space, hosts: Sequence[HostInput]) -> Tuple[Dict[str, int], List[str]]:
     problems: List[str] = []
     seen_ip: Dict[str, List[str]] = {}
@@ -428,6 +530,11 @@ def _check_hosts(space: Space, hosts: Sequence[HostInput]) -> Tuple[Dict[str, in
         elif ip is None:
             problems.append("host %s: fabric_public_ip %r is not an IP address" % (h.name, h.public_ip))
         else:
+            fault = public_ip_fault(ip, h.public_net)
+            if fault:
+                problems.append("host %s: public IP %s %s" % (h.name, h.public_ip, fault))
+            if ip.version == 6 and ip.is_ipv4_mapped():
+                ip = ip.ipv4()
             seen_ip.setdefault(str(ip), []).append(h.name)
             if ip in space.network:
                 problems.append(
@@ -467,19 +574,84 @@ def _check_hosts(space: Space, hosts: Sequence[HostInput]) -> Tuple[Dict[str, in
     return pins, problems
 
 
+def _running(space: Space, hosts: Sequence[HostInput]) -> Tuple[Dict[str, Tuple[int, str]], List[str]]:
+    """{host: (index, evidence)} for hosts that already run a subnet of the cluster network.
+
+    Only addresses inside the cluster network count: docker0's default 172.17.0.1/16 means
+    "not in the fabric yet". Evidence inside the network that is not one aligned subnet of the
+    right length, or two sources that disagree, is refused: the host runs something the plan
+    cannot keep.
+    """
+    found: Dict[str, Tuple[int, str]] = {}
+    problems: List[str] = []
+    for h in hosts:
+        inside = []
+        for source, value in (h.running or {}).items():
+            net = _parse_net(value)
+            if net is None:
+                problems.append("host %s: %s holds %r, which is not an address/length" % (h.name, source, value))
+                continue
+            if net.version == 4 and net.ip in space.network:
+                inside.append((source, value, net))
+        if not inside:
+            continue
+        detail = ", ".join("%s %s" % (entry[0], entry[1]) for entry in inside)
+        if len({str(entry[2].cidr) for entry in inside}) > 1:
+            problems.append("host %s runs two subnets: %s; fix the host before planning" % (h.name, detail))
+            continue
+        idx = space.index_of(inside[0][2].cidr)
+        if idx is None:
+            problems.append(
+                "host %s runs %s inside fabric_network %s, which is not an aligned /%d subnet of it; "
+                "the plan cannot keep it and will not move it silently"
+                % (h.name, detail, space.network, space.subnet_len)
+            )
+            continue
+        found[h.name] = (idx, detail)
+    return found, problems
+
+
+@dataclass
+class LeasePlan:
+    """What :func:`plan_fabric` decides: the plan, the new leases, the released subnets, the adoptions."""
+
+    plan: Dict[str, Any]
+    leases: Dict[str, str]
+    # {subnet: {"host": name, "released_at": text}}: released subnets, handed out last.
+    released: Dict[str, Dict[str, str]]
+    # {host: subnet}: hosts without a lease that already ran a subnet (docker0, subnet.env) and keep it.
+    adopted: Dict[str, str]
+
+
 def build_plan(
     settings: Settings,
     hosts: Sequence[HostInput],
     leases: Optional[Mapping[str, str]] = None,
     release: Iterable[str] = (),
 ) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """Validate everything and compute the plan: ``(plan, new_leases)``; see :func:`plan_fabric`."""
+    result = plan_fabric(settings, hosts, leases, release)
+    return result.plan, result.leases
+
+
+def plan_fabric(
+    settings: Settings,
+    hosts: Sequence[HostInput],
+    leases: Optional[Mapping[str, str]] = None,
+    release: Iterable[str] = (),
+    released: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    now: str = "",
+) -> LeasePlan:
     """Validate everything and compute the plan.
 
-    Returns ``(plan, new_leases)``. ``plan`` is JSON-serialisable: the settings and,
-    per host, its public IP, subnet, docker0 gateway, MTU, underlay interface and
-    VTEP MAC. ``new_leases`` is the ledger to write ({host: subnet}): the old
-    leases minus the released ones plus the new hosts'. Raises PlanError listing
-    every problem; nothing is returned (so nothing is written) on bad input.
+    ``plan`` is JSON-serialisable: the settings and, per host, its public IP, subnet,
+    docker0 gateway, MTU, underlay interface and VTEP MAC. ``leases`` is the ledger to
+    write ({host: subnet}): the old leases minus the released ones plus the new hosts'.
+    ``released`` ({subnet: {host, released_at}}) are subnets released earlier: new hosts
+    take never-used subnets first and these last (oldest first). A host without a lease
+    that already runs a subnet of the network (``HostInput.running``) keeps it (adopted);
+    a leased host running another subnet stops the plan. Raises PlanError listing every
+    problem; nothing is returned (so nothing is written) on bad input.
     """
     space, problems = check_settings(settings)
     if space is None or problems:
@@ -499,10 +671,23 @@ def build_plan(
             "cannot release the lease of hosts still in the fabric group: %s (remove them from the inventory first)"
             % ", ".join(still_here)
         )
+    released_out: Dict[str, Dict[str, str]] = {}
+    for subnet, entry in (released or {}).items():
+        sub = _parse_net(subnet)
+        if sub is not None and space.index_of(sub) is not None:
+            released_out[str(sub)] = {k: str(v) for k, v in dict(entry or {}).items()}
+        else:
+            problems.append(
+                "lease file: released subnet %r is not an aligned /%d subnet of %s" % (subnet, space.subnet_len,
+                                                                                       space.network)
+            )
     for host in release:
+        if host in leases and _parse_net(leases[host]) is not None:
+            released_out[str(_parse_net(leases[host]).cidr)] = {"host": host, "released_at": now}
         leases.pop(host, None)
     lease_idx, lease_problems = check_leases(space, leases)
     problems += lease_problems
+    lease_owner = {idx: host for host, idx in lease_idx.items()}
     for host, idx in sorted(pins.items()):
         if host in lease_idx and lease_idx[host] != idx:
             problems.append(
@@ -510,14 +695,57 @@ def build_plan(
                 "(remove the host, release its lease, then add it back with the pin)"
                 % (host, space.subnet(idx), space.subnet(lease_idx[host]))
             )
-        for other, oidx in lease_idx.items():
-            if other != host and oidx == idx:
+        elif host not in lease_idx and not space.lo <= idx <= space.hi:
+            problems.append(
+                "host %s: fabric_subnet %s is outside fabric_subnet_min..fabric_subnet_max (%s..%s)"
+                % (host, space.subnet(idx), space.subnet(space.lo), space.subnet(space.hi))
+            )
+        other = lease_owner.get(idx)
+        if other is not None and other != host:
+            problems.append(
+                "host %s is pinned to fabric_subnet %s, which is leased to %s" % (host, space.subnet(idx), other)
+            )
+    running, running_problems = _running(space, hosts)
+    problems += running_problems
+    pin_owner = {idx: host for host, idx in pins.items()}
+    claims: Dict[int, List[str]] = {}
+    for host, (idx, detail) in sorted(running.items()):
+        sub = space.subnet(idx)
+        if host in lease_idx:
+            if lease_idx[host] != idx:
                 problems.append(
-                    "host %s is pinned to fabric_subnet %s, which is leased to %s" % (host, space.subnet(idx), other)
+                    "host %s runs %s (%s) but its lease is %s; a running host is never moved silently: restore the "
+                    "lease file (or this host's entry), or take the host out of the fabric first"
+                    % (host, sub, detail, space.subnet(lease_idx[host]))
                 )
+        elif host in pins:
+            if pins[host] != idx:
+                problems.append(
+                    "host %s runs %s (%s) but is pinned to %s" % (host, sub, detail, space.subnet(pins[host]))
+                )
+        elif idx in lease_owner:
+            problems.append("host %s runs %s (%s), which is leased to %s" % (host, sub, detail, lease_owner[idx]))
+        elif idx in pin_owner:
+            problems.append("host %s runs %s (%s), which is pinned for %s" % (host, sub, detail, pin_owner[idx]))
+        else:
+            claims.setdefault(idx, []).append(host)
+    adopted_idx: Dict[str, int] = {}
+    for idx, owners in sorted(claims.items()):
+        if len(owners) > 1:
+            problems.append("hosts %s both run %s; only one can keep it" % (" and ".join(sorted(owners)),
+                                                                            space.subnet(idx)))
+        else:
+            adopted_idx[owners[0]] = idx
     if problems:
         raise PlanError(problems)
-    assigned = allocate(space, names, lease_idx, pins)
+    held = dict(lease_idx)
+    held.update(adopted_idx)
+    released_idx = {space.index_of(netaddr.IPNetwork(s)): e for s, e in released_out.items()}
+    order = sorted(released_idx, key=lambda i: (released_idx[i].get("released_at", ""), i))
+    prefer = {e.get("host"): i for i, e in released_idx.items() if e.get("host")}
+    assigned = allocate(space, names, held, pins, released=order, prefer=prefer)
+    for idx in set(assigned.values()) | set(held.values()):
+        released_idx.pop(idx, None)
 
     by_name = {h.name: h for h in hosts}
     overhead = BACKEND_OVERHEAD[settings.backend]
@@ -526,8 +754,9 @@ def build_plan(
         h = by_name[name]
         sub = space.subnet(assigned[name])
         iface_mtu = int(h.iface_mtu) if h.iface_mtu else int(settings.default_mtu)
+        public_ip = netaddr.IPAddress(h.public_ip)
         plan_hosts[name] = {
-            "public_ip": str(netaddr.IPAddress(h.public_ip)),
+            "public_ip": str(public_ip),
             "public_net": str(_parse_net(h.public_net).cidr) if _parse_net(h.public_net) is not None else None,
             "subnet": str(sub),
             "gateway": str(netaddr.IPAddress(sub.first + 1, sub.version)),
@@ -556,7 +785,12 @@ def build_plan(
         "route_protocol": int(settings.route_protocol),
         "hosts": plan_hosts,
     }
-    return plan, dict(sorted(new_leases.items()))
+    return LeasePlan(
+        plan=plan,
+        leases=dict(sorted(new_leases.items())),
+        released={str(space.subnet(i)): e for i, e in sorted(released_idx.items())},
+        adopted={host: str(space.subnet(idx)) for host, idx in sorted(adopted_idx.items())},
+    )
 
 
 # --------------------------------------------------------------------------- #

@@ -451,3 +451,34 @@ def test_masquerade_and_forwarding_for_real(lab, collections_root, servers):
         packets[fields[2]] = packets.get(fields[2], 0) + int(fields[0])
     assert packets["MASQUERADE"] > 0
     assert packets["RETURN"] > 0
+
+
+# --------------------------------------------------------------------------- ownership (issue 6, item 10)
+
+
+@pytest.mark.parametrize("chain", ["DOCKER-USER", "FOREIGN", "MY-RULES"])
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_refuses_chains_it_does_not_own(fw, chain, state):
+    """Told to manage a chain without the collection's prefix (FABRIC-), the module refuses
+    before touching anything: it never adopts and flushes DOCKER-USER or a user's chain."""
+    sh(fw.ns, "iptables -N DOCKER-USER && iptables -A DOCKER-USER -s 192.0.2.9 -j DROP"
+              " && iptables -I FORWARD 1 -j DOCKER-USER")
+    before = save(fw.ns)
+    chains = flannel_chains()
+    chains[1]["chain"] = chain
+    result = fw(chains, state=state, expect_failure=True)
+    assert chain in result["msg"] and "FABRIC-" in result["msg"], result["msg"]
+    assert save(fw.ns) == before
+    assert not fw.persist.exists()
+
+
+def test_a_jump_with_our_comment_to_a_foreign_chain_is_not_ours(fw):
+    """A jump carrying the module's comment but pointing to a chain without its prefix
+    (hand-made, or left by an old release) is neither followed nor removed: the chain it
+    points to is the user's."""
+    sh(fw.ns, "iptables -N DOCKER-USER && iptables -A DOCKER-USER -s 192.0.2.9 -j DROP"
+              " && iptables -I FORWARD 1 -m comment --comment crosshost.fabric -j DOCKER-USER")
+    before = foreign(save(fw.ns))
+    fw()
+    fw([], state="absent")
+    assert foreign(save(fw.ns)) == before

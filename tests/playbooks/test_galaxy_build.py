@@ -1,8 +1,10 @@
 """The collection builds into a tarball that installs and is used by fully qualified names."""
 
+import json
 import os
 import subprocess
 import sys
+import tarfile
 
 import yaml
 
@@ -24,6 +26,20 @@ def test_build_install_and_use_by_fqcn(tmp_path):
     listing = sh(["tar", "tzf", str(tmp_path / tarball[0])], cwd=tmp_path)
     for junk in (".venv/", ".build/", ".git/", "lab/build/", ".ansible/"):
         assert junk not in listing
+    with tarfile.open(tmp_path / tarball[0]) as tar:
+        names = tar.getnames()
+        manifest = json.load(tar.extractfile("MANIFEST.json"))
+        license_text = tar.extractfile("LICENSE").read().decode()
+    # The developer's lab, tests and tooling stay in the checkout: a user gets the collection.
+    tops = {name.split("/")[0] for name in names}
+    for dev in ("lab", "molecule", "benchmarks", "tools", "tests", "inventories", ".ci", "Makefile", "ansible.cfg",
+                "requirements.txt", "ruff.toml", ".yamllint", ".ansible-lint", ".gitignore"):
+        assert dev not in tops, dev
+    assert {"plugins", "roles", "playbooks", "meta", "README.md", "LICENSE"} <= tops
+    # galaxy.yml says GPL-3.0-or-later: the full text ships, and no placeholder URL does.
+    assert "GNU GENERAL PUBLIC LICENSE\n                       Version 3" in license_text
+    assert "example.invalid" not in json.dumps(manifest)
+    assert manifest["collection_info"]["license"] == ["GPL-3.0-or-later"]
     inst = tmp_path / "inst"
     # --no-deps: ansible.posix comes with the `ansible` package here (Galaxy is not reachable).
     sh([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--force", "--no-deps", "-p", str(inst),

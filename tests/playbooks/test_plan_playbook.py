@@ -73,7 +73,8 @@ def test_hosts_leaving_and_coming_back_are_not_renumbered_and_release_frees(tmp_
     inv = make_inventory(tmp_path, {**two, "n4": {"ansible_host": "192.0.2.14"}, "n5": {"ansible_host": "192.0.2.15"}})
     assert run(PLAYBOOK, inv)[0] == 0
     plan = json.loads((tmp_path / "fabric-plan" / "plan.json").read_text())
-    assert plan["hosts"]["n5"]["subnet"] == "10.244.2.0/24"
+    # Released subnets are handed out last: n5 takes a never-used one (issue 6 item 7).
+    assert plan["hosts"]["n5"]["subnet"] == "10.244.5.0/24"
 
 
 BAD = [

@@ -53,12 +53,19 @@ def test_leased_hosts_keep_their_subnet_and_new_hosts_fill_the_lowest_gap():
     assert "gone" not in plan["hosts"]
 
 
-def test_release_frees_the_subnet_for_the_next_new_host():
+def test_release_frees_the_subnet_but_new_hosts_take_never_used_subnets_first():
     leases = {"old1": "10.244.1.0/24", "gone": "10.244.2.0/24"}
     h = [HostInput("old1", public_ip="192.0.2.1"), HostInput("new", public_ip="192.0.2.9")]
-    plan, new_leases = planner.build_plan(Settings(), h, leases, release=["gone"])
-    assert subnets(plan)["new"] == "10.244.2.0/24"
-    assert "gone" not in new_leases
+    result = planner.plan_fabric(Settings(), h, leases, release=["gone"], now="2026-01-01T00:00:00Z")
+    assert subnets(result.plan)["new"] == "10.244.3.0/24"  # gone may still be up with 10.244.2.0/24
+    assert "gone" not in result.leases
+    assert result.released == {"10.244.2.0/24": {"host": "gone", "released_at": "2026-01-01T00:00:00Z"}}
+    # The released subnet is handed out when nothing else is left: /24 in /22 -> 3 subnets.
+    small = Settings(network="10.244.0.0/22")
+    h.append(HostInput("new2", public_ip="192.0.2.10"))
+    result = planner.plan_fabric(small, h, {"old1": "10.244.1.0/24", "gone": "10.244.2.0/24"}, release=["gone"])
+    assert subnets(result.plan) == {"old1": "10.244.1.0/24", "new": "10.244.3.0/24", "new2": "10.244.2.0/24"}
+    assert result.released == {}
 
 
 def test_release_of_a_host_still_in_the_inventory_is_refused():

@@ -104,3 +104,65 @@ def test_random_sequences_through_the_ledger_file(tmp_path, sequence):
         return on_disk, out["plan"]
 
     run_sequence(sequence, apply)
+
+
+# --------------------------------------------------------------------------- issue 6: fail closed
+
+
+def _real_ledger(tmp_path):
+    """A real ledger with leases, a released subnet and recorded public IPs."""
+    path = str(tmp_path / "leases.yml")
+    ledger.plan(path, SMALL, [host(n) for n in NAMES[:6]])
+    ledger.plan(path, SMALL, [host(n) for n in NAMES[:6] if n != "h02"], release=["h02"])
+    ledger.plan(path, SMALL, [host(n) for n in NAMES[:6] if n != "h02"] + [host("h09")])
+    return path
+
+
+def test_a_ledger_truncated_at_every_byte_offset_is_refused_or_reads_exactly_the_original(tmp_path):
+    path = _real_ledger(tmp_path)
+    raw = open(path, "rb").read()
+    original = ledger.read(path)
+    assert original["leases"] and original["released"]
+    cut_path = str(tmp_path / "cut.yml")
+    accepted = 0
+    for offset in range(len(raw)):
+        with open(cut_path, "wb") as handle:
+            handle.write(raw[:offset])
+        try:
+            got = ledger.read(cut_path)
+        except ledger.LedgerError:
+            continue
+        accepted += 1
+        assert got["leases"] == original["leases"], "cut at byte %d read as other leases" % offset
+        assert got["released"] == original["released"] and got["public_ips"] == original["public_ips"]
+    # Only the cut that drops the final newline keeps the whole end marker.
+    assert accepted == 1, accepted
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(ops)
+def test_released_subnets_go_only_where_no_never_used_subnet_is_left(tmp_path, sequence):
+    """Through the real ledger: a released subnet is handed out again only when every other subnet
+    of the space is held (by a lease or another released entry that is older)."""
+    path = str(tmp_path / ("rel-%d.yml" % abs(hash(tuple(sequence)))))
+    space, _ = planner.check_settings(SMALL)
+    everything = {str(space.subnet(i)) for i in range(space.lo, space.hi + 1)}
+    ever_used = set()
+
+    def apply(inventory, release):
+        before = ledger.read(path)
+        out = ledger.plan(path, SMALL, [host(n) for n in inventory], release=release)
+        after = ledger.read(path)
+        new = {h: s for h, s in after["leases"].items() if h not in before["leases"]}
+        new_subnets = set(new.values())
+        # A host that comes back after its release may take its own old subnet back.
+        reused = {s for h, s in new.items() if s in before["released"] and before["released"][s]["host"] != h}
+        if reused:
+            # A released subnet went to another host: only after every never-used subnet was taken.
+            assert everything - ever_used - new_subnets == set(), (reused, sorted(everything - ever_used - new_subnets))
+        ever_used.update(after["leases"].values())
+        assert set(after["released"]).isdisjoint(after["leases"].values())
+        return after["leases"], out["plan"]
+
+    run_sequence(sequence, apply)

@@ -1,7 +1,9 @@
 """Checks of a converged fabric, made on each node the way a person would type them.
 
-The expected values come from the plan the collection wrote to
-$MOLECULE_EPHEMERAL_DIRECTORY/plan/plan.json:
+The inventory is hosts-only (no fabric_* variable), so the lease file and the plan are at their
+defaults beside Molecule's inventory, and the documented defaults are proved on the nodes themselves
+(test_documented_defaults_*). Other expected values come from the plan the collection wrote to
+<inventory dir>/fabric-plan/plan.json:
 
     {"network": "10.244.0.0/16", "subnet_len": 24, "backend": "vxlan",
      "hosts": {"<inventory name>": {"public_ip": "...", "subnet": "10.244.1.0/24",
@@ -18,16 +20,23 @@ import os
 import pathlib
 import re
 import subprocess
+import sys
 
 import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "molecule_helpers"))
+from check_recap import assert_check_mode_clean  # noqa: E402 - the check recap every scenario asserts
+
 testinfra_hosts = ["ansible://fabric"]
 
 EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
-PLAN_FILE = pathlib.Path(EPHEMERAL, "plan", "plan.json")
+# Defaults: fabric_lease_file and fabric_plan_dir beside the inventory (Molecule writes it in EPHEMERAL).
+INVENTORY_DIR = pathlib.Path(INVENTORY).parent if INVENTORY else pathlib.Path(EPHEMERAL, "inventory")
+PLAN_FILE = INVENTORY_DIR / "fabric-plan" / "plan.json"
+LEASE_FILE = INVENTORY_DIR / "fabric-leases.yml"
 RECAP_FILE = pathlib.Path(EPHEMERAL, "check-recap.json")
 PROBE = "fabric-verify-probe"
 
@@ -38,7 +47,8 @@ def load_plan() -> dict:
     if not PLAN_FILE.is_file():
         pytest.fail(
             f"plan.json is missing: {PLAN_FILE}\n"
-            "The collection must write its plan to fabric_plan_dir/plan.json during converge.",
+            "The collection must write its plan to its default fabric_plan_dir (beside the inventory)"
+            " during converge.",
             pytrace=False,
         )
     try:
@@ -89,6 +99,57 @@ def test_plan_covers_the_inventory_with_distinct_subnets(plan):
     for a in subnets:
         for b in subnets:
             assert a is b or not a.overlaps(b), f"{a} overlaps {b}"
+
+
+# --- nothing set: the documented defaults, on the nodes ------------------------------------------
+
+# README "Variables" (generated from plugins/plugin_utils/options.py): what a hosts-only inventory gets.
+NETWORK = ipaddress.ip_network("10.244.0.0/16")
+SUBNET_LEN = 24
+VNI, PORT = 1, 8472
+VXLAN_OVERHEAD = 50  # the MTU is the underlay's minus VXLAN's 50 bytes
+
+
+def test_the_inventory_sets_no_fabric_variable():
+    """The scenario is the "nothing set" case: hosts and the connection only."""
+    text = "\n".join(p.read_text(encoding="utf-8") for p in INVENTORY_DIR.rglob("*") if p.is_file()
+                     and p.suffix in (".yml", ".yaml", "") and "fabric-" not in str(p))
+    assert not re.findall(r"\bfabric_\w+\s*:", text), text
+    assert LEASE_FILE.is_file(), f"no lease file at its default place {LEASE_FILE}"
+
+
+def test_documented_defaults_network_cut_in_24s(host, node):
+    out = host.check_output("ip -j -4 addr show docker0")
+    (link,) = json.loads(out)
+    (addr,) = [a for a in link["addr_info"] if a["family"] == "inet"]
+    iface = ipaddress.ip_interface(f"{addr['local']}/{addr['prefixlen']}")
+    assert iface.network.prefixlen == SUBNET_LEN and iface.network.subnet_of(NETWORK), iface
+    assert iface.ip == next(iface.network.hosts()), f"docker0 {iface} is not its subnet's first address"
+
+
+def test_documented_defaults_vxlan_vni_1_port_8472(host):
+    (link,) = json.loads(host.check_output("ip -d -j link show flannel.%d" % VNI))
+    info = link["linkinfo"]
+    assert info["info_kind"] == "vxlan"
+    assert info["info_data"]["id"] == VNI and info["info_data"]["port"] == PORT, info["info_data"]
+
+
+def test_documented_defaults_mtu_from_the_underlay(host, node):
+    # The underlay interface is the one holding the node's public IP.
+    (link,) = json.loads(host.check_output("ip -j -4 addr show dev %s" % node["iface"]))
+    assert node["public_ip"] in [a["local"] for a in link["addr_info"]], link
+    underlay = link["mtu"]
+    want = underlay - VXLAN_OVERHEAD
+    assert int(host.check_output("cat /sys/class/net/flannel.%d/mtu" % VNI)) == want
+    assert json.loads(host.file("/etc/docker/daemon.json").content_string)["mtu"] == want
+    assert f"FLANNEL_MTU={want}" in host.file("/run/flannel/subnet.env").content_string
+
+
+def test_documented_defaults_masquerade_on(host):
+    nat = host.check_output("iptables -t nat -S")
+    assert re.search(rf"^-A \S+ -s {NETWORK} ! -d 224.0.0.0/4 .*-j MASQUERADE", nat, re.M), nat
+    assert json.loads(host.file("/etc/docker/daemon.json").content_string).get("ip-masq") is False
+    assert "FLANNEL_IPMASQ=true" in host.file("/run/flannel/subnet.env").content_string
 
 
 # --- on each node ------------------------------------------------------------------------------
@@ -183,18 +244,8 @@ def test_workloads_reach_workloads_on_every_other_node(host, node, probes):
 
 
 def test_converge_in_check_mode_changed_nothing():
-    if not RECAP_FILE.is_file():
-        pytest.fail(
-            f"{RECAP_FILE} is missing: run `molecule check` after converge (molecule test does), "
-            "with the crosshost_check_recap callback enabled",
-            pytrace=False,
-        )
-    recap = json.loads(RECAP_FILE.read_text(encoding="utf-8"))
-    assert not recap["changed_tasks"], "check mode reported changes:\n" + "\n".join(
-        f"  {t['host']}: {t['task']}" for t in recap["changed_tasks"]
-    )
-    assert not any(recap["changed"].values()), recap["changed"]
-    assert not any(recap["failures"].values()), recap["failures"]
+    """Changed, failed, ignored and unreachable results of `molecule check`: none."""
+    assert_check_mode_clean(RECAP_FILE)
 
 
 # --- bad input on a converged fabric -------------------------------------------------------------
@@ -231,7 +282,7 @@ def snapshot(hosts):
 def test_bad_input_stops_site_yml_before_any_host_changes(extra, expect):
     root = pathlib.Path(__file__).resolve().parents[3]
     hosts = {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY) for name in fabric_hosts()}
-    leases = pathlib.Path(EPHEMERAL, "leases.yml")
+    leases = LEASE_FILE
     leases_before = leases.read_bytes()
     before = snapshot(hosts)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root / ".build" / "collections"), ANSIBLE_NOCOLOR="1",

@@ -1,11 +1,13 @@
 # Copyright: crosshost.fabric developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Record what a check-mode run of a Molecule converge playbook reported as changed.
+"""Record what a check-mode run of a Molecule converge playbook reported.
 
 Molecule's `check` step runs converge.yml with --check but judges nothing. With this callback
-enabled, that run writes $MOLECULE_EPHEMERAL_DIRECTORY/check-recap.json (per host changed counts
-and the changed tasks), which the scenario's verifier asserts to be empty. A converge run outside
-check mode removes the file, so a verifier never reads a recap older than the last converge.
+enabled, that run writes $MOLECULE_EPHEMERAL_DIRECTORY/check-recap.json: per host the counts of
+changed, failed, ignored (failed under ignore_errors) and unreachable results, and those tasks by
+name. Every scenario's verifier asserts it clean through tests/molecule_helpers/check_recap.py. A
+converge run outside check mode removes the file, so a verifier never reads a recap older than the
+last converge.
 """
 
 from __future__ import annotations
@@ -48,17 +50,27 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._converge = False
-        self._changed_tasks: list[dict[str, str]] = []
+        self._tasks: dict[str, list[dict[str, str]]] = {k: [] for k in ("changed", "failed", "ignored", "unreachable")}
 
     def v2_playbook_on_start(self, playbook):
         self._converge = os.path.basename(playbook._file_name) == "converge.yml"
 
-    def _record(self, result):
-        if result._result.get("changed"):
-            self._changed_tasks.append({"host": result._host.get_name(), "task": result._task.get_name()})
+    def _record(self, kind, result):
+        entry = {"host": result._host.get_name(), "task": result._task.get_name()}
+        msg = result._result.get("msg")
+        if kind != "changed" and msg:
+            entry["msg"] = str(msg)[:500]
+        self._tasks[kind].append(entry)
 
     def v2_runner_on_ok(self, result):
-        self._record(result)
+        if result._result.get("changed"):
+            self._record("changed", result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._record("ignored" if ignore_errors else "failed", result)
+
+    def v2_runner_on_unreachable(self, result):
+        self._record("unreachable", result)
 
     def v2_playbook_on_stats(self, stats):
         path = recap_path()
@@ -69,15 +81,16 @@ class CallbackModule(CallbackBase):
                 os.unlink(path)
             return
         hosts = sorted(stats.processed.keys())
-        recap = {
-            "check_mode": True,
-            "changed": {h: stats.summarize(h)["changed"] for h in hosts},
-            "failures": {h: stats.summarize(h)["failures"] for h in hosts},
-            "changed_tasks": self._changed_tasks,
-        }
+        summary = {h: stats.summarize(h) for h in hosts}
+        recap = {"check_mode": True, "hosts": hosts}
+        for key in ("ok", "changed", "failures", "ignored", "unreachable", "rescued", "skipped"):
+            recap[key] = {h: summary[h].get(key, 0) for h in hosts}
+        for kind, tasks in self._tasks.items():
+            recap["%s_tasks" % kind] = tasks
         with open(path + ".tmp", "w", encoding="utf-8") as fh:
             json.dump(recap, fh, indent=2, sort_keys=True)
         os.replace(path + ".tmp", path)
-        if self._changed_tasks:
-            lines = "\n".join(f"  {t['host']}: {t['task']}" for t in self._changed_tasks)
-            self._display.warning(f"check mode reports changes (the verifier will fail):\n{lines}")
+        for kind, tasks in self._tasks.items():
+            if tasks:
+                lines = "\n".join(f"  {t['host']}: {t['task']}" for t in tasks)
+                self._display.warning(f"check mode: {kind} results (the verifier will fail):\n{lines}")
