@@ -44,7 +44,7 @@ def gw(fabric, n, args, **kw):
 def table(lab, ns):
     """Every route, link and rule of a host: what a refusal must leave as it was."""
     return (
-        sorted(json.dumps(r, sort_keys=True) for r in lab.json(ns, "ip", "-j", "route", "show", "table", "all")),
+        sorted(json.dumps(r, sort_keys=True) for r in lab.json(ns, "ip", "-4", "-j", "route", "show", "table", "all")),
         sorted((d["ifname"], d["ifindex"]) for d in lab.json(ns, "ip", "-j", "link", "show")),
         sorted(json.dumps(r, sort_keys=True) for r in lab.json(ns, "ip", "-j", "rule", "show")),
     )

@@ -598,7 +598,7 @@ def link_state(lab, ns):
         sorted((d["ifname"], d["ifindex"], d.get("address")) for d in link),
         neighbours(lab, ns),
         fdb(lab, ns),
-        sorted(json.dumps(r, sort_keys=True) for r in lab.json(ns, "ip", "-j", "route", "show", "table", "all")),
+        sorted(json.dumps(r, sort_keys=True) for r in lab.json(ns, "ip", "-4", "-j", "route", "show", "table", "all")),
     )
 
 

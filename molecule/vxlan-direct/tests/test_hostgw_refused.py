@@ -17,7 +17,7 @@ NODES = ("direct-a1", "direct-a2", "direct-b1")
 
 def snapshot(name: str) -> dict:
     host = node(name)
-    routes = json.loads(host.check_output("ip -j route show table all"))
+    routes = json.loads(host.check_output("ip -4 -j route show table all"))
     links = json.loads(host.check_output("ip -j link show"))
     return {
         "routes": sorted(json.dumps(r, sort_keys=True) for r in routes),
