@@ -27,7 +27,7 @@ if [ $$rc -eq 5 ]; then echo "pytest: no tests collected in $(firstword $(1))"; 
 exit $$rc
 endef
 
-.PHONY: help setup venv collection-link lint sanity unit playbooks integration molecule test bench demo lab-up lab-down clean docs compat
+.PHONY: help setup venv collection-link lint sanity unit playbooks integration molecule test bench demo lab-up lab-down clean docs compat mutation
 
 help:
 	@echo "make setup        packages, dockerd, lab node image, .venv, collection link"
@@ -40,6 +40,7 @@ help:
 	@echo "make compat       unit + playbooks on the oldest and the newest ansible-core claimed (own venvs)"
 	@echo "make test         lint sanity unit playbooks compat integration molecule"
 	@echo "make bench        every benchmarks/*.py"
+	@echo "make mutation     mutmut over plugins/plugin_utils and plugins/module_utils (slow; not in make test)"
 	@echo "make docs         regenerate the texts derived from plugins/plugin_utils/options.py"
 	@echo "make demo         3 lab nodes, site.yml on them, pings between their containers"
 	@echo "make lab-up       3 lab nodes for inventories/lab (make lab-down removes them)"
@@ -126,6 +127,12 @@ test: lint sanity unit playbooks compat integration molecule
 # variables table: generated from plugins/plugin_utils/options.py (make unit fails when stale).
 docs:
 	$(BIN)/python tools/options_docs.py
+
+# Mutation testing (tests/mutation/run.py): score per folder, survivors checked against the reviewed
+# list tests/mutation/survivors.yml. One worker at nice 15; see README "Tests" for its time.
+MUTATION_FOLDERS ?= plugin_utils module_utils
+mutation: collection-link
+	$(BIN)/python tests/mutation/run.py $(MUTATION_FOLDERS)
 
 bench: collection-link
 	@shopt -s nullglob; for b in benchmarks/*.py; do echo "=== $$b"; $(BIN)/python "$$b"; done

@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash lab/up.sh 3
 .venv/bin/ansible-playbook -i inventories/lab site.yml
 echo
-cat inventories/lab/fabric-plan/plan.txt
+cat inventories/lab/.fabric/plan.txt
 echo
 nodes=(lab-node1 lab-node2 lab-node3)
 declare -A addr

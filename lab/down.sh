@@ -35,8 +35,8 @@ if docker network inspect "$LAB_NETWORK" >/dev/null 2>&1; then
 fi
 if ! $keep_leases; then
   inv=$LAB_DIR/../inventories/lab
-  if [ -e "$inv/fabric-leases.yml" ] || [ -e "$inv/fabric-plan" ]; then
-    rm -rf "$inv/fabric-leases.yml" "$inv/fabric-leases.yml.lock" "$inv/fabric-plan"
+  if [ -e "$inv/.fabric" ] || [ -e "$inv/fabric-leases.yml" ] || [ -e "$inv/fabric-plan" ]; then
+    rm -rf "$inv/.fabric" "$inv/fabric-leases.yml" "$inv/fabric-leases.yml.lock" "$inv/fabric-plan"
     log "removed the demo's lease file and plan (inventories/lab)"
   fi
 fi

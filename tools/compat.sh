@@ -24,32 +24,56 @@ dir=${COMPAT_DIR:-.build/compat}
 summary=$dir/summary.txt
 mkdir -p "$dir"
 : > "$summary"
-failed=""
-for spec in "ansible-core==$oldest" "$newest"; do
-  case $spec in *==*) name=oldest ;; *) name=newest ;; esac
-  [ -z "${COMPAT_ONLY:-}" ] || [ "$COMPAT_ONLY" = "$name" ] || continue
-  venv=$dir/$name
+
+# Create (or refresh) one venv: $1 name, $2 ansible-core requirement.
+prepare() {
+  local name=$1 spec=$2 venv=$dir/$1 want
   want="$("$python" -c 'import sys; print(sys.version)' | head -n1) $spec ${deps[*]}"
   if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.spec" 2>/dev/null)" != "$want" ]; then
     rm -rf "$venv"
     "$python" -m venv "$venv"
-    echo "$want" > "$venv/.spec.new"
   fi
-  # quiet; --upgrade keeps the newest the newest (the pinned oldest stays as it is)
+  # --upgrade keeps the newest the newest (the pinned oldest stays as it is)
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$spec" "${deps[@]}"
-  [ -f "$venv/.spec.new" ] && mv "$venv/.spec.new" "$venv/.spec"
+  echo "$want" > "$venv/.spec"
+}
+
+# Run the suites in one venv; the last line of its log is its summary line.
+run_suites() {
+  local name=$1 venv=$dir/$1 core pyver start rc=0 secs counts
   core=$("$venv/bin/python" -c 'from ansible.release import __version__; print(__version__)')
   pyver=$("$venv/bin/python" -c 'import platform; print(platform.python_version())')
-  echo "=== compat $name: ansible-core $core on Python $pyver: $suites"
   start=$(date +%s)
-  rc=0
   # shellcheck disable=SC2086  # suites is a list of paths
-  "$venv/bin/python" -m pytest -q -p no:cacheprovider $suites 2>&1 | tee "$venv/pytest.log" | tail -n 25 || rc=$?
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider $suites > "$venv/pytest.log" 2>&1 || rc=$?
   secs=$(( $(date +%s) - start ))
   counts=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$venv/pytest.log" | tail -n1 | sed 's/=//g; s/^ *//; s/ *$//')
-  echo "$name: ansible-core $core, Python $pyver: ${counts:-no result} (${secs} s)" | tee -a "$summary"
-  [ "$rc" -eq 0 ] || failed="$failed $name"
+  echo "$name: ansible-core $core, Python $pyver: ${counts:-no result} (${secs} s)" > "$venv/summary"
+  return "$rc"
+}
+
+names=()
+for spec in "ansible-core==$oldest" "$newest"; do
+  case $spec in *==*) name=oldest ;; *) name=newest ;; esac
+  [ -z "${COMPAT_ONLY:-}" ] || [ "$COMPAT_ONLY" = "$name" ] || continue
+  echo "=== compat $name: $spec"
+  prepare "$name" "$spec"
+  names+=("$name")
 done
-echo "--- compat summary"
+
+# Both at once: two cores, and each suite spends most of its time in ansible-playbook processes.
+start=$(date +%s)
+declare -A pids
+for name in "${names[@]}"; do
+  run_suites "$name" & pids[$name]=$!
+done
+failed=""
+for name in "${names[@]}"; do
+  wait "${pids[$name]}" || failed="$failed $name"
+  echo "=== compat $name: $suites"
+  tail -n 25 "$dir/$name/pytest.log"
+  cat "$dir/$name/summary" >> "$summary"
+done
+echo "--- compat summary (both suites at once: $(( $(date +%s) - start )) s)"
 cat "$summary"
 [ -z "$failed" ] || { echo "compat failed on:$failed" >&2; exit 1; }

@@ -6,10 +6,20 @@ It reads the inventory (every host of the fabric group, including hosts limited
 out of the run, from inventory values and whatever facts are known), hands them
 to the planner under the lease ledger's lock, writes the plan files, and returns
 the plan as the fact ``fabric_plan``. It never contacts a managed host.
+
+One ledger per plan: unless ``fabric_lease_file`` is set (task argument, or a host
+variable every host of the group agrees on), the ledger is ``.fabric/leases.yml`` in the
+folder of the FIRST inventory source (the folder itself for ``-i FOLDER``, the file's folder
+for ``-i FILE``), whichever host comes first and whatever ``--limit`` says. The dot keeps
+it (and ``plan.json``, ``plan.txt`` and the hidden lock file beside it) out of Ansible's
+inventory loader, which skips names starting with a dot. A ledger at the old default
+``<inventory dir>/fabric-leases.yml`` is read from there and moved at the first write.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 
@@ -47,6 +57,53 @@ def _facts(facts):
         info = facts.get(key) or {}
         keep[key] = {k: _plain(info.get(k)) for k in ("ipv4", "ipv4_secondaries", "mtu") if k in info}
     return keep
+
+
+# Beside the inventory: a hidden folder, never parsed as inventory.
+DEFAULT_DIR = ".fabric"
+DEFAULT_LEASE_FILE = os.path.join(DEFAULT_DIR, "leases.yml")
+LEGACY_LEASE_FILE = "fabric-leases.yml"
+LEGACY_PLAN_DIR = "fabric-plan"
+
+
+def inventory_dir(sources):
+    """The folder of the first inventory source (itself when a folder), or None when it is no path."""
+    for source in list(sources or [])[:1]:
+        source = str(source)
+        if os.path.isdir(source):
+            return os.path.abspath(source)
+        if os.path.isfile(source):
+            return os.path.dirname(os.path.abspath(source))
+    return None
+
+
+def _subnet_env(value):
+    """The text of /run/flannel/subnet.env from the plan role's slurp result (None when not read)."""
+    if not isinstance(value, dict) or not value.get("content"):
+        return None
+    try:
+        return base64.b64decode(str(value["content"])).decode("utf-8", "replace")
+    except (ValueError, TypeError):
+        return None
+
+
+def read_as_inventory(path, sources):
+    """The inventory folder that would read ``path`` as inventory (no dot-named component on the way), or None."""
+    if not path:
+        return None
+    path = os.path.abspath(path)
+    for source in sources or ():
+        folder = os.path.abspath(str(source))
+        if not os.path.isdir(folder) or not path.startswith(folder.rstrip(os.sep) + os.sep):
+            continue
+        parts = os.path.relpath(path, folder).split(os.sep)
+        if not any(part.startswith(".") or part in ("group_vars", "host_vars") for part in parts):
+            return folder
+    return None
+
+
+def _expand(path):
+    return os.path.abspath(os.path.expanduser(path)) if path else path
 
 
 def _few(names, most=5):
@@ -97,6 +154,35 @@ def _bgp_section(args, names, hosts, task_vars):
         bgp.BgpSettings(mode=args["bgp_mode"], encap=args["bgp_encap"], password=password))
 
 
+def _underlay(hosts, hostvars):
+    """What the hosts still need for a backend to run: their underlay interface.
+
+    A host whose facts were gathered (site.yml does) and whose interface is still unknown is an
+    error (no interface holds its public IP); one without facts and without ``fabric_iface`` gets a
+    note in the printed plan (not an Ansible warning: a plain plan.yml run warns about nothing):
+    plan.yml reads no host, and the host run will need facts or fabric_iface.
+    """
+    problems, unknown = [], []
+    for h in hosts:
+        if h.iface or not h.public_ip:
+            continue  # a missing public IP is reported by the planner
+        if "all_ipv4_addresses" in (hostvars[h.name].get("ansible_facts") or {}):
+            problems.append(
+                "host %s: no interface holds its public IP %s (facts gathered); set fabric_iface to the underlay"
+                " interface" % (h.name, h.public_ip)
+            )
+        else:
+            unknown.append(h.name)
+    notes = []
+    if unknown:
+        notes.append(
+            "NOTE: no underlay interface known yet for %s (no facts, no fabric_iface): the host run (site.yml)"
+            " gathers facts and needs an interface holding the public IP there, or set fabric_iface"
+            % _few(unknown, 10)
+        )
+    return problems, notes
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -119,6 +205,7 @@ class ActionModule(ActionBase):
                     iface=_plain(hv.get("fabric_iface")),
                     pinned_subnet=_plain(hv.get("fabric_subnet")),
                     iface_mtu=_plain(hv.get("fabric_iface_mtu")),
+                    subnet_env=_subnet_env(_plain(hv.get("plan_running_subnet_env"))),
                 )
             )
         settings = dict(args)
@@ -138,6 +225,45 @@ class ActionModule(ActionBase):
                 % (SHARED_VARS[key], detail)
             )
         return hosts, settings, problems
+
+    def _paths(self, names, hostvars, args, task_vars):
+        """(lease_file, plan_dir, legacy_lease_file, legacy_plan_dir, problems): one ledger per plan."""
+        problems, found = [], {}
+        for key in ("lease_file", "plan_dir"):
+            var = "fabric_" + key
+            if args.get(key) is not None:
+                found[key] = args[key]
+                continue
+            seen = {}
+            for name in names:
+                value = _plain(hostvars[name].get(var))
+                seen.setdefault(json.dumps(value), []).append(str(name))
+            unset = seen.pop("null", [])
+            if len(seen) > 1 or (seen and unset):
+                if unset:
+                    seen["unset"] = unset
+                detail = "; ".join("%s on %s" % (v, _few(h)) for v, h in sorted(seen.items()))
+                problems.append("hosts disagree on %s: %s. One plan has one ledger: set it for the whole group"
+                                % (var, detail))
+            elif seen:
+                found[key] = json.loads(next(iter(seen)))
+        base = inventory_dir(task_vars.get("ansible_inventory_sources"))
+        legacy_lease = legacy_plan = None
+        lease_file = found.get("lease_file")
+        if lease_file in (None, ""):
+            if base is None:
+                problems.append(
+                    "no lease file: the first inventory source %r is not a file or folder; set fabric_lease_file"
+                    % (list(task_vars.get("ansible_inventory_sources") or [None])[0],)
+                )
+            else:
+                lease_file = os.path.join(base, DEFAULT_LEASE_FILE)
+                legacy_lease = os.path.join(base, LEGACY_LEASE_FILE)
+        plan_dir = found.get("plan_dir")
+        if plan_dir is None and base is not None:
+            plan_dir = os.path.join(base, DEFAULT_DIR)
+            legacy_plan = os.path.join(base, LEGACY_PLAN_DIR)
+        return _expand(lease_file), _expand(plan_dir), legacy_lease, legacy_plan, problems
 
     def _write_plan(self, plan_dir, plan):
         files = {
@@ -170,39 +296,82 @@ class ActionModule(ActionBase):
         if not names:
             raise AnsibleActionFail("the inventory group %r is empty or missing: no fabric to plan" % args["group"])
         hosts, args, problems = self._host_inputs(names, task_vars["hostvars"], args)
+        lease_file, plan_dir, legacy_lease, legacy_plan, path_problems = self._paths(
+            names, task_vars["hostvars"], args, task_vars)
+        problems += path_problems
         settings = planner.Settings(**options.settings_kwargs(args))
-        bgp_section, warnings = None, []
+        bgp_section = None
+        underlay_problems, notes = _underlay(hosts, task_vars["hostvars"])
+        problems += underlay_problems
+        warnings = []
         try:
             if problems:
                 raise planner.PlanError(problems)
             if args["backend"] == "bgp":
-                bgp_section, warnings = _bgp_section(args, names, hosts, task_vars)
+                bgp_section, bgp_warnings = _bgp_section(args, names, hosts, task_vars)
+                warnings += bgp_warnings
             out = ledger.plan(
-                args["lease_file"], settings, hosts, release=args["release"], check_mode=self._task.check_mode
+                lease_file, settings, hosts, release=args["release"], check_mode=self._task.check_mode,
+                legacy_path=legacy_lease,
             )
         except planner.PlanError as exc:
             raise AnsibleActionFail(str(exc)) from None
         plan = out["plan"]
         if bgp_section is not None:
             bgp.attach(plan, bgp_section)
-        written = [args["lease_file"]] if out["changed"] else []
-        if args["plan_dir"]:
-            written += self._write_plan(args["plan_dir"], plan)
+        written = [lease_file] if out["changed"] else []
+        if plan_dir:
+            try:
+                written += self._write_plan(plan_dir, plan)
+            except planner.PlanError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+        if out["migrated_from"] and legacy_plan and not self._task.check_mode:
+            # The old default plan folder held generated files only, which inventory loaders read.
+            for name in ("plan.json", "plan.txt"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(legacy_plan, name))
+            with contextlib.suppress(OSError):
+                os.rmdir(legacy_plan)
+        summary = "%d hosts planned in %s (/%d each), backend %s%s%s%s" % (
+            len(plan["hosts"]),
+            plan["network"],
+            plan["subnet_len"],
+            plan["backend"],
+            "; released: " + ", ".join(out["released"]) if out["released"] else "",
+            "; adopted (already running): " + ", ".join("%s %s" % kv for kv in out["adopted"].items())
+            if out["adopted"] else "",
+            "; %s %s from %s" % ("would move" if self._task.check_mode else "moved", "the ledger",
+                                 out["migrated_from"]) if out["migrated_from"] else "",
+        )
+        if self._task.check_mode:
+            # Nothing was rewritten: point at no file.
+            msg = "preview (check mode: nothing written): " + summary
+        else:
+            msg = summary + "; lease file " + lease_file
+            if plan_dir:
+                msg += "; table in " + os.path.join(plan_dir, "plan.txt")
         result.update(
             changed=bool(written),
             written=written,
             released=out["released"],
+            adopted=out["adopted"],
+            lease_file=lease_file,
+            plan_dir=plan_dir,
+            migrated_from=out["migrated_from"],
             ansible_facts={"fabric_plan": plan},
-            msg="%d hosts planned in %s (/%d each), backend %s; lease file %s%s"
-            % (
-                len(plan["hosts"]),
-                plan["network"],
-                plan["subnet_len"],
-                plan["backend"],
-                args["lease_file"],
-                ", released: " + ", ".join(out["released"]) if out["released"] else "",
-            ),
+            plan_table=planner.plan_table(plan),
+            notes=notes,
+            msg=msg,
         )
+        sources = task_vars.get("ansible_inventory_sources")
+        for label, path in (("fabric_lease_file", lease_file), ("fabric_plan_dir", plan_dir)):
+            folder = read_as_inventory(path, sources)
+            if folder:
+                warnings.append(
+                    "%s %s lies in the inventory folder %s, whose files Ansible reads as inventory: move it into a "
+                    "folder whose name starts with a dot (the default is %s)"
+                    % (label, path, folder, os.path.join(folder, DEFAULT_DIR))
+                )
         if out["unknown_release"]:
             warnings.append("no lease to release for: %s" % ", ".join(out["unknown_release"]))
         if warnings:
@@ -211,7 +380,7 @@ class ActionModule(ActionBase):
             result["diff"] = {
                 "before": out["before"],
                 "after": out["after"],
-                "before_header": args["lease_file"],
-                "after_header": args["lease_file"],
+                "before_header": out["migrated_from"] or lease_file,
+                "after_header": lease_file,
             }
         return result

@@ -15,7 +15,7 @@ from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, plann
 
 
 def _wrap(func):
-    def filter_func(plan, host):
+    def filter_func(plan, host, *args, **kwargs):
         if planner.netaddr is None:
             raise AnsibleFilterError(planner.NETADDR_MISSING)
         if not isinstance(plan, dict) or "hosts" not in plan:
@@ -23,7 +23,7 @@ def _wrap(func):
                 "%s: expected the fabric_plan fact (run crosshost.fabric.plan first)" % func.__name__
             )
         try:
-            return func(plan, host)
+            return func(plan, host, *args, **kwargs)
         except planner.PlanError as exc:
             raise AnsibleFilterError(str(exc)) from None
 

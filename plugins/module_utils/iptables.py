@@ -38,7 +38,8 @@ _OWNED_JUMP = re.compile(
     r'^-m comment --comment "?' + re.escape(MARKER) + r'"? -j (?P<target>\S+)$'
 )
 # An unconditional verdict: every rule after it in the same chain is dead.
-_TERMINAL = re.compile(r"^-j (ACCEPT|DROP|REJECT)(\s|$)")
+# (RETURN too: in a user chain such as DOCKER-USER it ends the chain as surely.)
+_TERMINAL = re.compile(r"^-j (ACCEPT|DROP|REJECT|RETURN)(\s|$)")
 
 UNREACHABLE = "  # unreachable: after an unconditional verdict"
 
@@ -119,6 +120,13 @@ class Batch:
             self.fill.append("-A %s %s" % (chain, spec))
             self.table["rules"][chain].append(spec)
 
+    def create_chain(self, chain):
+        """Create a chain that does not exist (never used on an existing one: under
+        --noflush the declaration would flush it)."""
+        self.declare.append(":%s - [0:0]" % chain)
+        self.table["chains"].append(chain)
+        self.table["rules"][chain] = []
+
     def delete_rule(self, chain, spec):
         self.delete.append("-D %s %s" % (chain, spec))
         self.rules(chain).remove(spec)
@@ -141,7 +149,7 @@ class Batch:
 
 
 def first_terminal(rules):
-    """1-based index of the first unconditional ACCEPT/DROP/REJECT rule, or None."""
+    """1-based index of the first unconditional ACCEPT/DROP/REJECT/RETURN rule, or None."""
     for index, spec in enumerate(rules, 1):
         if _TERMINAL.match(spec):
             return index
@@ -228,7 +236,9 @@ def plan(live, desired, state, purge, jump_specs=None):
                     raise ValueError(
                         "hook %s of chain %s is itself a managed chain" % (hook, chain)
                     )
-                if hook not in table["chains"]:
+                if hook not in table["chains"] and item.get("create_hook"):
+                    batch.create_chain(hook)
+                elif hook not in table["chains"]:
                     raise ValueError(
                         "hook chain %s does not exist in table %s" % (hook, table_name)
                     )
@@ -386,7 +396,8 @@ def scratch_text(desired, live):
         wanted = [item for item in desired if item["table"] == table_name]
         builtin = BUILTIN_CHAINS.get(table_name, ())
         declared = []
-        for chain in live.get(table_name, {}).get("chains", []) + [i["chain"] for i in wanted]:
+        hooks = [i["hook"] for i in wanted if i.get("create_hook")]
+        for chain in live.get(table_name, {}).get("chains", []) + hooks + [i["chain"] for i in wanted]:
             if chain not in builtin and chain not in declared:
                 declared.append(chain)
         out.append("*%s" % table_name)

@@ -34,7 +34,7 @@ description:
     (for example an ipset) are therefore not supported.
   - The position of an existing jump is not enforced (Docker re-inserts its own
     jumps above it on every start), only its count and that no unconditional
-    C(-j ACCEPT), C(-j DROP) or C(-j REJECT) rule comes before it.
+    C(-j ACCEPT), C(-j DROP), C(-j REJECT) or C(-j RETURN) rule comes before it.
   - With O(persist), writes a restore file that recreates the desired state; the
     C(crosshost.fabric.forward) role loads it at boot, before Docker starts.
   - IPv4 (C(iptables)) only.
@@ -87,14 +87,24 @@ options:
       hook:
         description:
           - The chain that jumps to O(chains[].chain), for example C(FORWARD) or
-            C(POSTROUTING). Must exist, and must not be one of the listed chains.
+            C(POSTROUTING). Must exist (see O(chains[].create_hook)), and must not be one
+            of the listed chains.
           - Required when O(state=present).
         type: str
+      create_hook:
+        description:
+          - Create the hook chain when it does not exist (empty; an existing one is never
+            flushed), for example C(DOCKER-USER) before Docker's first start. The chain is
+            not the module's; it is never removed, and its other rules are never touched.
+            The boot script C(crosshost-fabric-restore) creates a missing hook chain the
+            same way.
+        type: bool
+        default: false
       position:
         description:
           - Where a missing jump is placed. V(first) inserts it at the top of the hook
             chain; V(last) appends it, but ahead of an unconditional C(ACCEPT),
-            C(DROP) or C(REJECT) rule that ends the chain.
+            C(DROP), C(REJECT) or C(RETURN) rule that ends the chain.
         type: str
         choices: [first, last]
         default: first
@@ -228,6 +238,7 @@ ARGUMENT_SPEC = dict(
                        choices=["filter", "nat", "mangle", "raw", "security"]),
             chain=dict(type="str", required=True),
             hook=dict(type="str"),
+            create_hook=dict(type="bool", default=False),
             position=dict(type="str", choices=["first", "last"], default="first"),
             rules=dict(type="list", elements="str", default=[]),
         ),

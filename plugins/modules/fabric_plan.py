@@ -14,9 +14,14 @@ description:
     O(group) (also hosts limited out of the run) with its public IP, interface, pinned subnet and the facts
     Ansible knows of it, validates the whole inventory, allocates one subnet of O(network) per host, and
     returns the plan as the fact C(fabric_plan).
-  - Leases are kept in a YAML ledger (O(lease_file)) under an exclusive lock and replaced atomically. A
-    leased host keeps its subnet whatever hosts come and go; a new host takes the lowest free subnet; a host
-    that leaves the inventory keeps its lease until it is listed in O(release).
+  - Leases are kept in a YAML ledger (O(lease_file)), replaced atomically under an exclusive lock when it
+    changes; it ends with an end marker carrying its counts, so a ledger cut short is refused. A leased host
+    keeps its subnet whatever hosts come and go; a new host takes the lowest never-used subnet; a host that
+    leaves the inventory keeps its lease until it is listed in O(release); released subnets are handed out
+    last.
+  - A host that already runs a subnet of O(network) (docker0's address from facts, C(FLANNEL_SUBNET) of the
+    C(/run/flannel/subnet.env) the plan role reads in C(site.yml)) keeps it. Without a lease it is adopted
+    (reported in RV(adopted)); a mismatch with its lease or pin fails the task naming the host and both subnets.
   - Any bad input fails the task before anything is written, with a message naming the hosts and values
     at fault.
   - The subnet arithmetic lives in the collection's planner (C(plugins/plugin_utils/planner.py)), pure
@@ -113,13 +118,14 @@ options:
     type: int
     default: 1500
   lease_file:
-    description: The lease ledger on the controller (commit it like a lock file); the plan role puts it
-      beside the inventory.
+    description: 'The lease ledger on the controller (commit it like a lock file; a symlink is written through
+      to its target). Unset, C(.fabric/leases.yml) in the folder of the first inventory source: one ledger
+      per plan, whatever host comes first and whatever C(--limit) says; every host of the group must agree
+      on it. A ledger at the old default C(fabric-leases.yml) there is read, and moved at the first write.'
     type: path
-    required: true
   plan_dir:
-    description: 'Folder where C(plan.json) and the readable table C(plan.txt) are written (the plan role:
-      beside the inventory); empty: nowhere.'
+    description: 'Folder where C(plan.json) and the readable table C(plan.txt) are written; unset, the ledger''s
+      default folder C(.fabric/); empty: nowhere.'
     type: path
   release:
     description: Hosts whose lease is released; they must no longer be in the group (a comma list or a YAML
@@ -159,17 +165,21 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Plan the fabric for the whole inventory
+- name: Plan the fabric for the whole inventory (ledger in .fabric/ beside the first inventory source)
   crosshost.fabric.fabric_plan:
     network: 10.244.0.0/16
-    lease_file: "{{ inventory_dir }}/fabric-leases.yml"
-    plan_dir: "{{ inventory_dir }}/fabric-plan"
+  run_once: true
+  delegate_to: localhost
+
+- name: Plan with a ledger shared by two inventories
+  crosshost.fabric.fabric_plan:
+    lease_file: /srv/fabric/leases.yml
+    plan_dir: /srv/fabric/plan
   run_once: true
   delegate_to: localhost
 
 - name: Release the lease of a host that left the inventory for good
   crosshost.fabric.fabric_plan:
-    lease_file: "{{ inventory_dir }}/fabric-leases.yml"
     release: [node7]
   run_once: true
   delegate_to: localhost
@@ -197,6 +207,19 @@ ansible_facts:
             mtu: 1450
             iface: eth0
             vtep_mac: 0e:fa:0a:f4:01:00
+notes:
+  description: What the hosts will still need, for the plan's reader (hosts with no known underlay interface yet).
+  returned: success
+  type: list
+  elements: str
+plan_table:
+  description: The allocation table as text (what C(plan.txt) holds), one host a line; the plan role prints it.
+  returned: success
+  type: str
+  sample: |
+    # fabric 10.244.0.0/16, backend vxlan, /24 per host, 1 hosts
+    HOST   PUBLIC IP   SUBNET         GATEWAY     MTU
+    node1  192.0.2.11  10.244.1.0/24  10.244.1.1  1450
 written:
   description: Files written (or, in check mode, that would be written).
   returned: always
@@ -207,4 +230,21 @@ released:
   returned: always
   type: list
   elements: str
+adopted:
+  description: Hosts without a lease that already ran a subnet of the network and keep it, with that subnet.
+  returned: always
+  type: dict
+  sample: {node4: 10.244.42.0/24}
+lease_file:
+  description: The ledger used (before symlinks are followed).
+  returned: always
+  type: str
+plan_dir:
+  description: Where the plan files go (null or empty when nowhere).
+  returned: always
+  type: str
+migrated_from:
+  description: The old default ledger path read (and, outside check mode, moved) in this run, else null.
+  returned: always
+  type: str
 """

@@ -374,10 +374,12 @@ def plan(
         stack.enter_context(locked(path))
         if current["migrate"]:
             stack.enter_context(locked(current["migrate"], lock_file=current["migrate"] + ".lock"))
-        # Under the lock: read again, plan again (another run may have written meanwhile).
-        current = _current(target, legacy_path)
-        out = _compute(path, current, settings, hosts, release, now)
-        out.update(path=target, migrated_from=current["migrate"])
+        # Under the lock: read again, and plan again if another run wrote meanwhile.
+        again = _current(target, legacy_path)
+        if (again["text"], again["migrate"]) != (current["text"], current["migrate"]):
+            current = again
+            out = _compute(path, current, settings, hosts, release, now)
+            out.update(path=target, migrated_from=current["migrate"])
         if out["changed"]:
             try:
                 write_atomic(target, out["after"])

@@ -114,14 +114,15 @@ OPTIONS: Tuple[Option, ...] = (
        "Underlay MTU assumed for hosts whose interface MTU facts do not tell.",
        setting="default_mtu", py_type="int"),
     _o("lease_file", "path", None,
-       "The lease ledger on the controller (commit it like a lock file); the plan role puts it beside the inventory.",
-       required=True, doc_default="`<inventory dir>/fabric-leases.yml`",
-       role_value="{{ fabric_lease_file if fabric_lease_file is defined else inventory_dir ~ '/fabric-leases.yml' }}"),
+       "The lease ledger on the controller (commit it like a lock file; a symlink is written through to its"
+       " target). Unset, C(.fabric/leases.yml) in the folder of the first inventory source: one ledger per plan,"
+       " whatever host comes first and whatever C(--limit) says; every host of the group must agree on it."
+       " A ledger at the old default C(fabric-leases.yml) there is read, and moved at the first write.",
+       doc_default="`<first inventory source's folder>/.fabric/leases.yml`"),
     _o("plan_dir", "path", None,
-       "Folder where C(plan.json) and the readable table C(plan.txt) are written (the plan role: beside the"
-       " inventory); empty: nowhere.",
-       doc_default="`<inventory dir>/fabric-plan`",
-       role_value="{{ (fabric_plan_dir if fabric_plan_dir is defined else inventory_dir ~ '/fabric-plan') or omit }}"),
+       "Folder where C(plan.json) and the readable table C(plan.txt) are written; unset, the ledger's default"
+       " folder C(.fabric/); empty: nowhere.",
+       doc_default="`<first inventory source's folder>/.fabric`"),
     _o("release", "list", [],
        "Hosts whose lease is released; they must no longer be in the group (a comma list or a YAML list).",
        elements="str",

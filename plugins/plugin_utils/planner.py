@@ -484,14 +484,18 @@ def vtep_mac(subnet: netaddr.IPNetwork) -> str:
     return "0e:fa:" + ":".join("%02x" % o for o in octets)
 
 
-_SPECIAL_V4 = (
-    ("255.255.255.255/32", "is the broadcast address"),
-    ("0.0.0.0/8", "is not a host address"),
-    ("127.0.0.0/8", "is loopback"),
-    ("169.254.0.0/16", "is link-local"),
-    ("224.0.0.0/4", "is multicast"),
-    ("240.0.0.0/4", "is reserved"),
-)
+# (first, last, why) as integers: one comparison each, no netaddr object per host.
+_SPECIAL_V4 = tuple(
+    (netaddr.IPNetwork(cidr).first, netaddr.IPNetwork(cidr).last, why)
+    for cidr, why in (
+        ("255.255.255.255/32", "is the broadcast address"),
+        ("0.0.0.0/8", "is not a host address"),
+        ("127.0.0.0/8", "is loopback"),
+        ("169.254.0.0/16", "is link-local"),
+        ("224.0.0.0/4", "is multicast"),
+        ("240.0.0.0/4", "is reserved"),
+    )
+) if netaddr is not None else ()  # without netaddr the plugins stop first (NETADDR_MISSING)
 
 
 def public_ip_fault(ip: netaddr.IPAddress, public_net: Any = None) -> Optional[str]:
@@ -504,9 +508,12 @@ def public_ip_fault(ip: netaddr.IPAddress, public_net: Any = None) -> Optional[s
         if ip.is_ipv4_mapped():
             return "is an IPv4-mapped IPv6 address (write %s)" % ip.ipv4()
         return "is IPv6; the fabric needs an IPv4 underlay address"
-    for cidr, why in _SPECIAL_V4:
-        if ip in netaddr.IPNetwork(cidr):
+    value = int(ip)
+    for first, last, why in _SPECIAL_V4:
+        if first <= value <= last:
             return why
+    if public_net in (None, ""):
+        return None
     net = _parse_net(public_net)
     if net is not None and net.version == 4 and net.prefixlen <= 30 and ip in net.cidr:
         if ip == net.cidr.broadcast:
@@ -890,6 +897,7 @@ def vxlan_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     }
 
 
+<<<<<<< HEAD
 def hostgw_adjacency(hosts: Mapping[str, Mapping[str, Any]]) -> List[str]:
     """host-gw's precondition, from facts: every pair of hosts shares the underlay network.
 
@@ -951,17 +959,119 @@ def hostgw_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
 
 def firewall_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     """flannel's masquerade rules and the FORWARD accepts Docker's DROP policy needs."""
+=======
+# --------------------------------------------------------------------------- #
+# Firewall: the front door, the forward accepts, Docker >= 28's raw drops, NAT
+# --------------------------------------------------------------------------- #
+
+# The ports each backend opens on the underlay, as (protocol, port): an int, or the name of
+# the plan key holding it (PORT_DEFAULTS when the plan has no such key). firewall_state()
+# accepts each only from the fabric's public IPs and drops (and counts) the rest. A new
+# backend adds its line here and nothing else in this section.
+BACKEND_PORTS: Dict[str, List[Tuple[str, Any]]] = {
+    "vxlan": [("udp", "vxlan_port")],
+    "udp": [("udp", "udp_port")],
+    "bgp": [("tcp", 179)],
+    "host-gw": [],
+}
+PORT_DEFAULTS = {"vxlan_port": 8472, "udp_port": 8285}
+
+# The device a backend's traffic between containers arrives on: a tunnel device (a function
+# of the plan), or None when it arrives on the underlay interface, unencapsulated, from the
+# peers' subnets (host-gw, bgp).
+BACKEND_DEVICE = {
+    "vxlan": vxlan_device,
+    "udp": lambda plan: "flannel0",
+    "host-gw": None,
+    "bgp": None,
+}
+
+# The local bridge holding the host's subnet (the docker role puts docker0's bip there).
+BRIDGE = "docker0"
+
+# The filter chain every Docker engine since 17.06 jumps to first from FORWARD and never
+# flushes (Docker >= 28's own FORWARD chains end in a DROP that comes before a jump of ours
+# placed in FORWARD: moby #49792).
+DOCKER_USER = "DOCKER-USER"
+
+
+def backend_ports(plan: Mapping[str, Any]) -> List[Tuple[str, int]]:
+    """[(protocol, port)] the plan's backend opens on the underlay."""
+    ports = []
+    for proto, port in BACKEND_PORTS.get(plan.get("backend", "vxlan"), []):
+        if isinstance(port, str):
+            port = plan.get(port, PORT_DEFAULTS[port])
+        ports.append((proto, int(port)))
+    return ports
+
+
+def _underlay_peers(plan: Mapping[str, Any], host: str, me: Mapping[str, Any]) -> List[Mapping[str, Any]]:
+    """The peers whose containers' traffic reaches this host unencapsulated on the underlay:
+    every peer with host-gw/bgp, the peers on this host's own segment with VXLAN direct routing."""
+    if BACKEND_DEVICE.get(plan.get("backend", "vxlan")) is None:
+        return [peer for name, peer in plan["hosts"].items() if name != host]
+    if plan.get("backend", "vxlan") == "vxlan" and plan.get("vxlan_direct_routing") and me.get("public_net"):
+        segment = netaddr.IPNetwork(me["public_net"])
+        lo, hi = segment.first, segment.last
+        return [peer for name, peer in plan["hosts"].items()
+                if name != host and lo <= int(netaddr.IPAddress(peer["public_ip"])) <= hi]
+    return []
+
+
+def firewall_state(plan: Mapping[str, Any], host: str, docker: Any = None) -> Dict[str, Any]:
+    """The chains of ``crosshost.fabric.fabric_firewall`` for ``host``.
+
+    - filter FABRIC-INPUT (from INPUT): the backend's ports (BACKEND_PORTS) accepted from
+      each peer's public IP, one rule per peer and port, then dropped (and counted) from
+      anybody else. No chain for a backend that opens no port.
+    - filter FABRIC-FORWARD: traffic from the fabric's own device (the tunnel, or for the
+      underlay peers their subnets on the underlay interface) to this host's subnet, and from
+      the local bridge's subnet to the rest of the cluster network out of those devices.
+      Nothing else: an underlay neighbour routing the cluster network via this host is not
+      accepted. Jumped to from DOCKER-USER when ``docker`` (the engine's version, or any true
+      value) says Docker runs here, else from FORWARD.
+    - raw FABRIC-PREROUTING (from PREROUTING): the same inbound traffic accepted before
+      Docker >= 28's per-container ``-d <ctr> ! -i docker0 -j DROP`` rules (moby #49792),
+      which stay in force for everything else. Harmless before 28, so present on every
+      engine: an engine upgrade between two runs keeps the fabric working.
+    - nat FABRIC-POSTROUTING: flannel's masquerade rules (with ip_masq).
+    """
+>>>>>>> main
     me = _me(plan, host)
     net, sub = plan["network"], me["subnet"]
-    chains = [
-        {
-            "table": "filter",
-            "chain": "FABRIC-FORWARD",
-            "hook": "FORWARD",
-            "position": "first",
-            "rules": ["-s %s -j ACCEPT" % net, "-d %s -j ACCEPT" % net],
-        }
-    ]
+    peers = [peer for name, peer in sorted(plan["hosts"].items()) if name != host]
+    chains: List[Dict[str, Any]] = []
+
+    front = []
+    for proto, port in backend_ports(plan):
+        match = "-p %s -m %s --dport %d" % (proto, proto, port)
+        front += ["-s %s/32 %s -j ACCEPT" % (peer["public_ip"], match) for peer in peers]
+        front.append("%s -j DROP" % match)
+    if front:
+        chains.append({"table": "filter", "chain": "FABRIC-INPUT", "hook": "INPUT",
+                       "position": "first", "rules": front})
+
+    device_of = BACKEND_DEVICE.get(plan.get("backend", "vxlan"))
+    inbound, outbound = [], []
+    if device_of is not None:
+        device = device_of(plan)
+        inbound.append("-s %s -d %s -i %s -j ACCEPT" % (net, sub, device))
+        outbound.append("-s %s -d %s -i %s -o %s -j ACCEPT" % (sub, net, BRIDGE, device))
+    underlay = _underlay_peers(plan, host, me)
+    if underlay:
+        iface = me.get("iface")
+        if not iface:
+            raise PlanError(["host %s: no underlay interface known (set fabric_iface or gather facts)" % host])
+        inbound += ["-s %s -d %s -i %s -j ACCEPT" % (peer["subnet"], sub, iface) for peer in underlay]
+        outbound.append("-s %s -d %s -i %s -o %s -j ACCEPT" % (sub, net, BRIDGE, iface))
+    docker_runs = bool(docker) and str(docker).strip().lower() not in ("false", "none", "")
+    chains.append({"table": "filter", "chain": "FABRIC-FORWARD",
+                   "hook": DOCKER_USER if docker_runs else "FORWARD",
+                   "create_hook": docker_runs, "position": "first",
+                   "rules": inbound + outbound})
+    chains.append({"table": "raw", "chain": "FABRIC-PREROUTING", "hook": "PREROUTING",
+                   "position": "first", "rules": list(inbound)})
+
     if plan.get("ip_masq", True):
         chains.append(
             {

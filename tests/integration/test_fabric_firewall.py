@@ -482,3 +482,44 @@ def test_a_jump_with_our_comment_to_a_foreign_chain_is_not_ours(fw):
     fw()
     fw([], state="absent")
     assert foreign(save(fw.ns)) == before
+
+
+# --------------------------------------------------------------------------- DOCKER-USER as hook (issue 14)
+
+
+def test_jump_from_docker_user_created_if_missing_and_never_flushed(fw, lab, collections_root):
+    """FABRIC-FORWARD is jumped to from DOCKER-USER (Docker evaluates it first and never
+    flushes it). With create_hook, a missing DOCKER-USER is created empty (before Docker's
+    first start); an existing one keeps the user's rules and Docker's final RETURN, our jump
+    going above them; absent removes our jump and chain but never DOCKER-USER. The boot
+    script does the same on a ruleset without DOCKER-USER."""
+    chains = flannel_chains()
+    chains[1].update(hook="DOCKER-USER", create_hook=True)
+    result = fw(chains)
+    assert result["changed"] is True
+    assert sh(fw.ns, "iptables -S DOCKER-USER").stdout.splitlines() == [
+        "-N DOCKER-USER", f"-A DOCKER-USER {MARK} -j FABRIC-FORWARD"]
+    assert fw(chains)["changed"] is False
+    fw(state="absent")
+    assert sh(fw.ns, "iptables -S DOCKER-USER").stdout.splitlines() == ["-N DOCKER-USER"]
+
+    # an existing DOCKER-USER, as Docker 20.10 leaves it plus a rule of the user's
+    sh(fw.ns, "iptables -A DOCKER-USER -s 192.0.2.9/32 -j DROP && iptables -A DOCKER-USER -j RETURN")
+    fw(chains)
+    assert sh(fw.ns, "iptables -S DOCKER-USER").stdout.splitlines() == [
+        "-N DOCKER-USER", f"-A DOCKER-USER {MARK} -j FABRIC-FORWARD",
+        "-A DOCKER-USER -s 192.0.2.9/32 -j DROP", "-A DOCKER-USER -j RETURN"]
+    # our jump below Docker's RETURN would be dead: it is moved back up
+    sh(fw.ns, "iptables -D DOCKER-USER 1 && iptables -A DOCKER-USER -m comment --comment crosshost.fabric"
+              " -j FABRIC-FORWARD")
+    assert fw(chains)["changed"] is True
+    assert sh(fw.ns, "iptables -S DOCKER-USER").stdout.splitlines()[1] == f"-A DOCKER-USER {MARK} -j FABRIC-FORWARD"
+
+    fresh = lab.netns("boot-du")
+    for _ in range(2):
+        out = sh(fresh, f"sh {RESTORE_SCRIPT} {fw.persist}", check=False)
+        assert out.returncode == 0, out.stderr
+        assert sh(fresh, "iptables -S DOCKER-USER").stdout.splitlines() == [
+            "-N DOCKER-USER", f"-A DOCKER-USER {MARK} -j FABRIC-FORWARD"]
+    again = run_module(fresh, collections_root, {"chains": chains, "persist_file": str(fw.persist)})
+    assert again["changed"] is False, again

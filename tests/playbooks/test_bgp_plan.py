@@ -27,7 +27,7 @@ def test_route_reflector_plan_has_routers_as_speakers_and_no_password(tmp_path):
     inv = inventory(tmp_path, fabric, reflectors, {"fabric_bgp_mode": "route-reflector"})
     rc, out = run(PLAYBOOK, inv, "-v")
     assert rc == 0, out
-    text = (tmp_path / "fabric-plan" / "plan.json").read_text()
+    text = (tmp_path / ".fabric" / "plan.json").read_text()
     plan = json.loads(text)
     assert sorted(plan["hosts"]) == ["a1", "b1"]  # tor-a has no subnet, no lease
     speakers = plan["bgp"]["speakers"]
@@ -35,7 +35,7 @@ def test_route_reflector_plan_has_routers_as_speakers_and_no_password(tmp_path):
     assert speakers["b1"]["reflector"] and not speakers["b1"]["router"]
     assert plan["bgp"]["password"] is True and plan["bgp"]["clusters"] == {"a": "192.0.2.1", "b": "198.51.100.11"}
     assert "s3cret-pw" not in text and "s3cret-pw" not in out
-    assert "tor-a" not in (tmp_path / "fabric-leases.yml").read_text()
+    assert "tor-a" not in (tmp_path / ".fabric" / "leases.yml").read_text()
 
 
 def test_bad_bgp_input_stops_the_plan_and_writes_nothing(tmp_path):
@@ -48,7 +48,7 @@ def test_bad_bgp_input_stops_the_plan_and_writes_nothing(tmp_path):
     assert rc != 0
     assert "hosts disagree on fabric_bgp_password (values not shown): groups of hosts a1, a2; a3" in out
     assert "Zq9-only-a3" not in out
-    assert not (tmp_path / "fabric-leases.yml").exists() and not (tmp_path / "fabric-plan").exists()
+    assert not (tmp_path / ".fabric" / "leases.yml").exists() and not (tmp_path / ".fabric").exists()
     del fabric["a3"]["fabric_bgp_password"]
     inv = inventory(tmp_path, fabric, {}, {"fabric_bgp_mode": "route-reflector"})
     rc, out = run(PLAYBOOK, inv)
@@ -57,12 +57,12 @@ def test_bad_bgp_input_stops_the_plan_and_writes_nothing(tmp_path):
     assert "host a2: fabric_bgp_peers[0]: address 10.244.9.9 lies inside fabric_network 10.244.0.0/16" in out
     assert "host a3 has no fabric_rack" in out
     assert "rack a has no route reflector (hosts a1, a2)" in out
-    assert not (tmp_path / "fabric-leases.yml").exists()
+    assert not (tmp_path / ".fabric" / "leases.yml").exists()
 
 
 def test_mesh_is_the_default(tmp_path):
     fabric = {"n%d" % i: {"ansible_host": "192.0.2.%d" % (10 + i)} for i in range(1, 4)}
     rc, out = run(PLAYBOOK, inventory(tmp_path, fabric))
     assert rc == 0, out
-    plan = json.loads((tmp_path / "fabric-plan" / "plan.json").read_text())
+    plan = json.loads((tmp_path / ".fabric" / "plan.json").read_text())
     assert plan["bgp"]["mode"] == "mesh" and sorted(plan["bgp"]["speakers"]) == ["n1", "n2", "n3"]

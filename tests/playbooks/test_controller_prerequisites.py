@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV = os.path.join(ROOT, ".build", "venv-no-netaddr")
+# One per ansible-core version: make compat runs this file on two versions at once.
+VENV = os.path.join(ROOT, ".build", "venv-no-netaddr-" + ansible.__version__)
 SENTENCE = "crosshost.fabric needs the Python package netaddr on the controller"
 
 
@@ -23,7 +24,7 @@ SENTENCE = "crosshost.fabric needs the Python package netaddr on the controller"
 def bare_python():
     """Python of a venv with ansible-core only (no netaddr)."""
     python = os.path.join(VENV, "bin", "python")
-    marker = os.path.join(VENV, ".ansible-core-" + ansible.__version__)
+    marker = os.path.join(VENV, ".ready")
     os.makedirs(os.path.dirname(VENV), exist_ok=True)
     with open(VENV + ".lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -55,4 +55,4 @@ def test_build_install_and_use_by_fqcn(tmp_path):
     (tmp_path / "use.yml").write_text("- name: By FQCN\n  ansible.builtin.import_playbook: crosshost.fabric.plan\n")
     out = sh([os.path.join(BIN, "ansible-playbook"), "-i", str(inv), str(tmp_path / "use.yml")], cwd=tmp_path, env=env)
     assert "2 hosts planned" in out
-    assert "a2:\n    subnet: 10.244.2.0/24" in (tmp_path / "fabric-leases.yml").read_text()
+    assert "a2:\n    subnet: 10.244.2.0/24" in (tmp_path / ".fabric" / "leases.yml").read_text()

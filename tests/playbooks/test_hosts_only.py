@@ -3,14 +3,18 @@ every playbook of the collection runs against it and takes the documented defaul
 
 import json
 import os
+import re
 
 import yaml
 
 from test_plan_playbook import PLAYBOOK, RELEASE, ROOT, THREE, make_inventory, run
 
 SITE = os.path.join(ROOT, "playbooks", "site.yml")
-# The connection only: local, with the controller's own Python (facts are this machine's).
-LOCAL = {name: dict(values, ansible_connection="local", ansible_python_interpreter="{{ ansible_playbook_python }}")
+# The connection only: local, with the controller's own Python (facts are this machine's). This machine
+# holds none of the hosts' public IPs, so the underlay interface is named (else, with facts gathered, the
+# plan refuses the hosts: issue 10 item 8).
+LOCAL = {name: dict(values, ansible_connection="local", ansible_python_interpreter="{{ ansible_playbook_python }}",
+                    fabric_iface="lo")
          for name, values in THREE.items()}
 
 
@@ -18,8 +22,8 @@ def _plan_play(tmp_path):
     """site.yml's plan play on its own (the play that runs crosshost.fabric.plan), as written in site.yml:
     the other plays change hosts, which a controller-side test must not do to this machine."""
     plays = yaml.safe_load(open(SITE, encoding="utf-8"))
-    mine = [p for p in plays if any((r.get("role") if isinstance(r, dict) else r) == "crosshost.fabric.plan"
-                                    for r in p.get("roles") or ())]
+    # The play that runs the plan role, whichever way it names it (roles:, include_role, import_role).
+    mine = [p for p in plays if re.search(r"\bcrosshost\.fabric\.plan\b(?![._])", yaml.safe_dump(p))]
     assert len(mine) == 1, "site.yml should have exactly one play that runs crosshost.fabric.plan"
     path = tmp_path / "site_plan_play.yml"
     path.write_text(yaml.safe_dump(mine))
@@ -27,7 +31,7 @@ def _plan_play(tmp_path):
 
 
 def _assert_default_plan(tmp_path, names):
-    plan = json.loads((tmp_path / "fabric-plan" / "plan.json").read_text())
+    plan = json.loads((tmp_path / ".fabric" / "plan.json").read_text())
     assert plan["network"] == "10.244.0.0/16" and plan["subnet_len"] == 24
     assert plan["backend"] == "vxlan"
     assert plan["vxlan_vni"] == 1 and plan["vxlan_port"] == 8472
@@ -52,7 +56,7 @@ def test_site_refuses_a_backend_it_cannot_build_and_names_it(tmp_path):
     inv = make_inventory(tmp_path, LOCAL, group_vars={"fabric_backend": "bgp"})
     rc, out = run(_plan_play(tmp_path), inv)
     assert rc != 0 and "fabric_backend=bgp" in out, out
-    assert not (tmp_path / "fabric-leases.yml").exists()
+    assert not (tmp_path / ".fabric" / "leases.yml").exists()
 
 
 def test_plan_and_release_run_on_a_hosts_only_inventory(tmp_path):
@@ -65,7 +69,7 @@ def test_plan_and_release_run_on_a_hosts_only_inventory(tmp_path):
     inv = make_inventory(tmp_path, two)
     rc, out = run(RELEASE, inv, "-e", "fabric_release=n3")
     assert rc == 0, out
-    assert sorted(yaml.safe_load((tmp_path / "fabric-leases.yml").read_text())["leases"]) == ["n1", "n2"]
+    assert sorted(yaml.safe_load((tmp_path / ".fabric" / "leases.yml").read_text())["leases"]) == ["n1", "n2"]
 
 
 COVERED = {"site.yml", "plan.yml", "release.yml"}

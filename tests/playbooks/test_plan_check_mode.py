@@ -10,8 +10,8 @@ from test_plan_playbook import PLAYBOOK, THREE, make_inventory, run
 def snapshot(folder):
     """Every file under folder with its content and inode (a rewrite in place or a rename both show).
 
-    The ledger's empty lock file (fabric-leases.yml.lock) is left out: check mode takes the lock too,
-    so that it reads a ledger no other run is writing."""
+    The ledger's hidden lock file (.fabric/.leases.yml.lock) is left out here; that check mode creates
+    no lock file either is proved in test_fail_closed_playbook.py."""
     found = {}
     for dirpath, _dirs, files in os.walk(folder):
         for name in files:
@@ -31,14 +31,14 @@ def test_check_mode_on_a_new_fabric_writes_no_file(tmp_path):
     assert rc == 0, out
     assert "changed=1" in out, out  # it would write the lease file and the plan
     assert snapshot(tmp_path) == before
-    assert not (tmp_path / "fabric-plan").exists() and not (tmp_path / "fabric-leases.yml").exists()
+    assert not (tmp_path / ".fabric").exists()
 
 
 def test_check_mode_after_a_change_leaves_lease_and_plan_files_alone(tmp_path):
     inv = make_inventory(tmp_path, THREE)
     assert run(PLAYBOOK, inv)[0] == 0
     before = snapshot(tmp_path)
-    assert {"fabric-leases.yml", "fabric-plan/plan.json", "fabric-plan/plan.txt"} <= set(before)
+    assert {".fabric/leases.yml", ".fabric/plan.json", ".fabric/plan.txt"} <= set(before)
     inv = make_inventory(tmp_path, {**THREE, "n4": {"ansible_host": "192.0.2.14"}})
     before = snapshot(tmp_path)  # the new inventory file is not the plan's
     rc, out = run(PLAYBOOK, inv, "--check", "--diff")
@@ -47,4 +47,4 @@ def test_check_mode_after_a_change_leaves_lease_and_plan_files_alone(tmp_path):
     assert snapshot(tmp_path) == before
     rc, out = run(PLAYBOOK, inv)
     assert rc == 0 and "changed=1" in out, out
-    assert "n4" in (tmp_path / "fabric-plan" / "plan.txt").read_text()
+    assert "n4" in (tmp_path / ".fabric" / "plan.txt").read_text()

@@ -44,12 +44,12 @@ def test_plan_writes_leases_and_the_allocation_table(tmp_path):
     inv = make_inventory(tmp_path, THREE)
     rc, out = run(PLAYBOOK, inv)
     assert rc == 0, out
-    plan = json.loads((tmp_path / "fabric-plan" / "plan.json").read_text())
+    plan = json.loads((tmp_path / ".fabric" / "plan.json").read_text())
     assert {n: h["subnet"] for n, h in plan["hosts"].items()} == {
         "n1": "10.244.1.0/24", "n2": "10.244.2.0/24", "n3": "10.244.3.0/24"}
-    table = (tmp_path / "fabric-plan" / "plan.txt").read_text()
+    table = (tmp_path / ".fabric" / "plan.txt").read_text()
     assert "n2    192.0.2.12  10.244.2.0/24  10.244.2.1  1450" in table
-    leases = yaml.safe_load((tmp_path / "fabric-leases.yml").read_text())["leases"]
+    leases = yaml.safe_load((tmp_path / ".fabric" / "leases.yml").read_text())["leases"]
     assert leases["n3"] == {"subnet": "10.244.3.0/24", "public_ip": "192.0.2.13"}
     rc, out = run(PLAYBOOK, inv)
     assert rc == 0 and "changed=0" in out, out
@@ -62,17 +62,17 @@ def test_hosts_leaving_and_coming_back_are_not_renumbered_and_release_frees(tmp_
     inv = make_inventory(tmp_path, {**two, "n4": {"ansible_host": "192.0.2.14"}})
     rc, out = run(PLAYBOOK, inv)
     assert rc == 0, out
-    plan = json.loads((tmp_path / "fabric-plan" / "plan.json").read_text())
+    plan = json.loads((tmp_path / ".fabric" / "plan.json").read_text())
     assert plan["hosts"]["n4"]["subnet"] == "10.244.4.0/24"  # n2's subnet stays leased
     assert "n2" not in plan["hosts"]
     rc, out = run(RELEASE, inv, "-e", "fabric_release=n3")
     assert rc != 0 and "cannot release the lease of hosts still in the fabric group: n3" in out
     rc, out = run(RELEASE, inv, "-e", "fabric_release=n2")
     assert rc == 0, out
-    assert "n2" not in yaml.safe_load((tmp_path / "fabric-leases.yml").read_text())["leases"]
+    assert "n2" not in yaml.safe_load((tmp_path / ".fabric" / "leases.yml").read_text())["leases"]
     inv = make_inventory(tmp_path, {**two, "n4": {"ansible_host": "192.0.2.14"}, "n5": {"ansible_host": "192.0.2.15"}})
     assert run(PLAYBOOK, inv)[0] == 0
-    plan = json.loads((tmp_path / "fabric-plan" / "plan.json").read_text())
+    plan = json.loads((tmp_path / ".fabric" / "plan.json").read_text())
     # Released subnets are handed out last: n5 takes a never-used one (issue 6 item 7).
     assert plan["hosts"]["n5"]["subnet"] == "10.244.5.0/24"
 
@@ -112,21 +112,21 @@ def test_bad_input_stops_the_run_names_the_fault_and_writes_nothing(tmp_path, ca
     assert rc != 0, out
     for text in expect:
         assert text in out, out
-    assert not (tmp_path / "fabric-leases.yml").exists()
-    assert not (tmp_path / "fabric-plan").exists()
+    assert not (tmp_path / ".fabric" / "leases.yml").exists()
+    assert not (tmp_path / ".fabric").exists()
 
 
 def test_lease_file_edited_into_a_collision_is_refused_and_kept(tmp_path):
     inv = make_inventory(tmp_path, THREE)
     assert run(PLAYBOOK, inv)[0] == 0
-    path = tmp_path / "fabric-leases.yml"
+    path = tmp_path / ".fabric" / "leases.yml"
     text = path.read_text().replace("10.244.2.0/24", "10.244.1.0/24")
     path.write_text(text)
-    before_plan = (tmp_path / "fabric-plan" / "plan.json").read_text()
+    before_plan = (tmp_path / ".fabric" / "plan.json").read_text()
     rc, out = run(PLAYBOOK, inv)
     assert rc != 0 and "hosts n1 and n2 both hold 10.244.1.0/24" in out, out
     assert path.read_text() == text
-    assert (tmp_path / "fabric-plan" / "plan.json").read_text() == before_plan
+    assert (tmp_path / ".fabric" / "plan.json").read_text() == before_plan
     path.write_text("leases: {broken\n")
     rc, out = run(PLAYBOOK, inv)
     assert rc != 0 and "is not valid YAML" in out and str(path) in out, out
@@ -137,4 +137,4 @@ def test_check_mode_plans_but_writes_nothing(tmp_path):
     rc, out = run(PLAYBOOK, inv, "--check")
     assert rc == 0, out
     assert "3 hosts planned" in out
-    assert not (tmp_path / "fabric-leases.yml").exists()
+    assert not (tmp_path / ".fabric" / "leases.yml").exists()

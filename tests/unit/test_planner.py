@@ -296,14 +296,88 @@ def test_firewall_docker_and_subnet_env():
         "! -s 10.244.0.0/16 -d 10.244.1.0/24 -j RETURN",
         "! -s 10.244.0.0/16 -d 10.244.0.0/16 -j MASQUERADE --random-fully",
     ]
-    fwd = [c for c in fw["chains"] if c["table"] == "filter"][0]
-    assert (fwd["hook"], fwd["rules"]) == ("FORWARD", ["-s 10.244.0.0/16 -j ACCEPT", "-d 10.244.0.0/16 -j ACCEPT"])
+    fwd = [c for c in fw["chains"] if c["chain"] == "FABRIC-FORWARD"][0]
+    assert (fwd["hook"], fwd["rules"]) == ("FORWARD", [
+        "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel.1 -j ACCEPT",
+        "-s 10.244.1.0/24 -d 10.244.0.0/16 -i docker0 -o flannel.1 -j ACCEPT",
+    ])
     assert planner.docker_config(plan, "node2") == {"bip": "10.244.2.1/24", "mtu": 1450, "ip-masq": False}
     assert planner.subnet_env(plan, "node2") == (
         "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.2.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n")
     plan, _ = planner.build_plan(Settings(ip_masq=False), hosts(2))
-    assert [c["table"] for c in planner.firewall_state(plan, "node1")["chains"]] == ["filter"]
+    assert [c["table"] for c in planner.firewall_state(plan, "node1")["chains"]] == ["filter", "filter", "raw"]
     assert "ip-masq" not in planner.docker_config(plan, "node1")
+
+
+def chain(fw, name):
+    return [c for c in fw["chains"] if c["chain"] == name][0]
+
+
+def test_front_door_accepts_the_backend_port_from_peers_only():
+    """Issue 6 item 12: one accept per peer's public IP, then a counted drop; none for self."""
+    plan, _ = planner.build_plan(Settings(vxlan_port=4789), hosts(3))
+    front = chain(planner.firewall_state(plan, "node2"), "FABRIC-INPUT")
+    assert (front["table"], front["hook"], front["position"]) == ("filter", "INPUT", "first")
+    assert front["rules"] == [
+        "-s 192.0.2.10/32 -p udp -m udp --dport 4789 -j ACCEPT",
+        "-s 192.0.2.12/32 -p udp -m udp --dport 4789 -j ACCEPT",
+        "-p udp -m udp --dport 4789 -j DROP",
+    ]
+
+
+def test_every_backend_names_its_ports_and_the_rule_follows(monkeypatch):
+    """The BACKEND_PORTS table is the one place a backend's ports are named."""
+    assert set(planner.BACKEND_PORTS) == set(planner.BACKENDS)
+    for backend in planner.BACKENDS:
+        plan, _ = planner.build_plan(Settings(backend=backend), hosts(2))
+        fw = planner.firewall_state(plan, "node1")
+        names = [c["chain"] for c in fw["chains"]]
+        ports = planner.backend_ports(plan)
+        assert ports == {"vxlan": [("udp", 8472)], "udp": [("udp", 8285)], "bgp": [("tcp", 179)],
+                         "host-gw": []}[backend]
+        if not ports:
+            assert "FABRIC-INPUT" not in names
+            continue
+        proto, port = ports[0]
+        assert chain(fw, "FABRIC-INPUT")["rules"] == [
+            "-s 192.0.2.11/32 -p %s -m %s --dport %d -j ACCEPT" % (proto, proto, port),
+            "-p %s -m %s --dport %d -j DROP" % (proto, proto, port),
+        ]
+    monkeypatch.setitem(planner.BACKEND_PORTS, "vxlan", [("udp", "vxlan_port"), ("tcp", 4000)])
+    plan, _ = planner.build_plan(Settings(), hosts(2))
+    assert chain(planner.firewall_state(plan, "node1"), "FABRIC-INPUT")["rules"][2:] == [
+        "-s 192.0.2.11/32 -p tcp -m tcp --dport 4000 -j ACCEPT", "-p tcp -m tcp --dport 4000 -j DROP"]
+
+
+def test_forward_accepts_only_the_fabric_devices():
+    """Issue 6 item 13 / issue 14: nothing is accepted just for its destination; the tunnel's
+    traffic to the own subnet, the own bridge's to the cluster; underlay peers (host-gw, bgp,
+    VXLAN direct routing on the segment) from their own subnets only; the raw table accepts the
+    same inbound traffic; with Docker the jump comes from DOCKER-USER."""
+    plan, _ = planner.build_plan(Settings(backend="host-gw"), hosts(3))
+    fw = planner.firewall_state(plan, "node1", "28.5.2")
+    fwd = chain(fw, "FABRIC-FORWARD")
+    assert (fwd["hook"], fwd["create_hook"]) == ("DOCKER-USER", True)
+    inbound = ["-s 10.244.2.0/24 -d 10.244.1.0/24 -i eth0 -j ACCEPT",
+               "-s 10.244.3.0/24 -d 10.244.1.0/24 -i eth0 -j ACCEPT"]
+    assert fwd["rules"] == inbound + ["-s 10.244.1.0/24 -d 10.244.0.0/16 -i docker0 -o eth0 -j ACCEPT"]
+    raw = chain(fw, "FABRIC-PREROUTING")
+    assert (raw["table"], raw["hook"], raw["rules"]) == ("raw", "PREROUTING", inbound)
+    for fw in (planner.firewall_state(plan, "node1"), planner.firewall_state(plan, "node1", "")):
+        assert chain(fw, "FABRIC-FORWARD")["hook"] == "FORWARD"
+    for rule in fwd["rules"] + raw["rules"]:
+        assert " -i " in " " + rule
+    # VXLAN with direct routing: the tunnel, plus the peers on the own segment
+    many = hosts(2) + [HostInput(name="node9", public_ip="198.51.100.9", iface="eth0")]
+    many = [HostInput(**dict(h.__dict__, public_net="192.0.2.0/24")) if h.name != "node9" else h for h in many]
+    plan, _ = planner.build_plan(Settings(vxlan_direct_routing=True), many)
+    rules = chain(planner.firewall_state(plan, "node1"), "FABRIC-FORWARD")["rules"]
+    assert rules == [
+        "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel.1 -j ACCEPT",
+        "-s 10.244.2.0/24 -d 10.244.1.0/24 -i eth0 -j ACCEPT",
+        "-s 10.244.1.0/24 -d 10.244.0.0/16 -i docker0 -o flannel.1 -j ACCEPT",
+        "-s 10.244.1.0/24 -d 10.244.0.0/16 -i docker0 -o eth0 -j ACCEPT",
+    ]
 
 
 def test_desired_state_for_a_host_outside_the_plan_names_it():

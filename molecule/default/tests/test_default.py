@@ -3,7 +3,7 @@
 The inventory is hosts-only (no fabric_* variable), so the lease file and the plan are at their
 defaults beside Molecule's inventory, and the documented defaults are proved on the nodes themselves
 (test_documented_defaults_*). Other expected values come from the plan the collection wrote to
-<inventory dir>/fabric-plan/plan.json:
+<inventory dir>/.fabric/plan.json:
 
     {"network": "10.244.0.0/16", "subnet_len": 24, "backend": "vxlan",
      "hosts": {"<inventory name>": {"public_ip": "...", "subnet": "10.244.1.0/24",
@@ -35,8 +35,8 @@ EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
 # Defaults: fabric_lease_file and fabric_plan_dir beside the inventory (Molecule writes it in EPHEMERAL).
 INVENTORY_DIR = pathlib.Path(INVENTORY).parent if INVENTORY else pathlib.Path(EPHEMERAL, "inventory")
-PLAN_FILE = INVENTORY_DIR / "fabric-plan" / "plan.json"
-LEASE_FILE = INVENTORY_DIR / "fabric-leases.yml"
+PLAN_FILE = INVENTORY_DIR / ".fabric" / "plan.json"
+LEASE_FILE = INVENTORY_DIR / ".fabric" / "leases.yml"
 RECAP_FILE = pathlib.Path(EPHEMERAL, "check-recap.json")
 PROBE = "fabric-verify-probe"
 
@@ -113,7 +113,7 @@ VXLAN_OVERHEAD = 50  # the MTU is the underlay's minus VXLAN's 50 bytes
 def test_the_inventory_sets_no_fabric_variable():
     """The scenario is the "nothing set" case: hosts and the connection only."""
     text = "\n".join(p.read_text(encoding="utf-8") for p in INVENTORY_DIR.rglob("*") if p.is_file()
-                     and p.suffix in (".yml", ".yaml", "") and "fabric-" not in str(p))
+                     and p.suffix in (".yml", ".yaml", "") and "fabric-" not in str(p) and ".fabric" not in p.parts)
     assert not re.findall(r"\bfabric_\w+\s*:", text), text
     assert LEASE_FILE.is_file(), f"no lease file at its default place {LEASE_FILE}"
 
