@@ -897,7 +897,6 @@ def vxlan_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     }
 
 
-<<<<<<< HEAD
 def hostgw_adjacency(hosts: Mapping[str, Mapping[str, Any]]) -> List[str]:
     """host-gw's precondition, from facts: every pair of hosts shares the underlay network.
 
@@ -957,9 +956,6 @@ def hostgw_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     }
 
 
-def firewall_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
-    """flannel's masquerade rules and the FORWARD accepts Docker's DROP policy needs."""
-=======
 # --------------------------------------------------------------------------- #
 # Firewall: the front door, the forward accepts, Docker >= 28's raw drops, NAT
 # --------------------------------------------------------------------------- #
@@ -1036,7 +1032,6 @@ def firewall_state(plan: Mapping[str, Any], host: str, docker: Any = None) -> Di
       engine: an engine upgrade between two runs keeps the fabric working.
     - nat FABRIC-POSTROUTING: flannel's masquerade rules (with ip_masq).
     """
->>>>>>> main
     me = _me(plan, host)
     net, sub = plan["network"], me["subnet"]
     peers = [peer for name, peer in sorted(plan["hosts"].items()) if name != host]
