@@ -8,8 +8,7 @@ container traffic flows between it and the others both ways.
 
 from __future__ import annotations
 
-from fabric_lab import ansible_playbook, inventory_without, load_leases, load_plan, node, start_webs, stop_web
-from fabric_lab import traffic_faults
+from fabric_lab import converge, inventory_without, load_leases, load_plan, node, traffic_with
 from hostgw_lab import expected_routes, routes
 
 GONE = "hostgw-node3"
@@ -17,9 +16,7 @@ GONE = "hostgw-node3"
 
 def test_a_node_removed_from_the_inventory_leaves_no_route_for_it(plan, tmp_path_factory):
     gone = plan["hosts"][GONE]
-    inventory = inventory_without(GONE, tmp_path_factory.mktemp("inventory"))
-    run = ansible_playbook(inventory=inventory)
-    assert run.returncode == 0, f"converge without {GONE} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    converge(inventory=inventory_without(GONE, tmp_path_factory.mktemp("inventory")), what=f"converge without {GONE}")
     now = load_plan()
     assert sorted(now["hosts"]) == sorted(set(plan["hosts"]) - {GONE})
     assert load_leases().get(GONE) == gone["subnet"], f"{GONE} lost its lease"
@@ -33,17 +30,11 @@ def test_a_node_removed_from_the_inventory_leaves_no_route_for_it(plan, tmp_path
 
 
 def test_the_node_added_back_gets_its_old_subnet_and_traffic_flows(plan):
-    run = ansible_playbook()
-    assert run.returncode == 0, f"converge with {GONE} back failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    converge(what=f"converge with {GONE} back")
     now = load_plan()
     assert now["hosts"][GONE]["subnet"] == plan["hosts"][GONE]["subnet"], "not its old subnet"
-    for name in sorted(now["hosts"]):
-        assert routes(node(name)) == expected_routes(now, name), f"{name}: routes"
-    webs = start_webs(now)
-    try:
-        pairs = [(GONE, other) for other in sorted(webs) if other != GONE]
-        faults = traffic_faults(now, webs, pairs + [(b, a) for a, b in pairs])
-    finally:
-        for name in webs:
-            stop_web(node(name))
+    assert {name: routes(node(name)) for name in now["hosts"]} == {
+        name: expected_routes(now, name) for name in now["hosts"]
+    }
+    faults = traffic_with(now, GONE)
     assert not faults, "traffic with the node added back:\n  " + "\n  ".join(faults)

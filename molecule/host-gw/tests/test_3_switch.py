@@ -18,7 +18,7 @@ import re
 import time
 
 import pytest
-from fabric_lab import ansible_playbook, expected_entries, fabric_entries, load_plan, node
+from fabric_lab import converge, expected_entries, fabric_entries, load_plan, node
 from hostgw_lab import expected_routes, hostgw_leftovers, routes, vxlan_leftovers
 
 CLIENT, SERVER = "hostgw-node1", "hostgw-node2"
@@ -68,14 +68,30 @@ def stream(plan):
         host.run(f"docker rm -f {name}")
 
 
-def switch(backend: str | None) -> float:
+def switch(backend: str | None) -> dict:
+    """site.yml with fabric_backend=backend (None: the scenario's host-gw); the new plan."""
     args = ("-e", f"fabric_backend={backend}") if backend else ()
     start = time.monotonic()
-    run = ansible_playbook(*args)
-    took = time.monotonic() - start
-    assert run.returncode == 0, f"switch to {backend or 'host-gw'} failed:\n{run.stdout[-4000:]}\n{run.stderr[-3000:]}"
-    print(f"\nswitch to {backend or 'host-gw'}: site.yml took {took:.1f} s")
-    return took
+    converge(*args, what=f"switch to {backend or 'host-gw'}")
+    print(f"\nswitch to {backend or 'host-gw'}: site.yml took {time.monotonic() - start:.1f} s")
+    plan = load_plan()
+    assert plan["backend"] == (backend or "host-gw")
+    return plan
+
+
+def faults_after_switch(plan: dict) -> list[str]:
+    """The new backend complete on every node, nothing of the old one left."""
+    faults = []
+    for name in sorted(plan["hosts"]):
+        host = node(name)
+        if plan["backend"] == "vxlan":
+            have, want, leftovers = fabric_entries(host), expected_entries(plan, name), hostgw_leftovers(host)
+        else:
+            have, want, leftovers = routes(host), expected_routes(plan, name), vxlan_leftovers(host)
+        if have != want:
+            faults.append(f"{name}: {have} != {want}")
+        faults += [f"{name}: the old backend left its {thing}" for thing in leftovers]
+    return faults
 
 
 def longest_gap(client) -> tuple[float, int, int]:
@@ -89,30 +105,14 @@ def longest_gap(client) -> tuple[float, int, int]:
 
 def test_switch_to_vxlan_leaves_nothing_of_host_gw_and_keeps_the_connection(stream):
     client, server = stream
-    switch("vxlan")
-    plan = load_plan()
-    assert plan["backend"] == "vxlan"
-    faults = []
-    for name in sorted(plan["hosts"]):
-        host = node(name)
-        if fabric_entries(host) != expected_entries(plan, name):
-            faults.append(f"{name}: flannel.1 entries {fabric_entries(host)} != {expected_entries(plan, name)}")
-        faults += [f"{name}: host-gw left its {thing}" for thing in hostgw_leftovers(host)]
+    faults = faults_after_switch(switch("vxlan"))
     assert not faults, "\n".join(faults)
     assert_stream_alive(client, server, "after the switch to vxlan")
 
 
 def test_switch_back_to_host_gw_leaves_nothing_of_vxlan_and_keeps_the_connection(stream):
     client, server = stream
-    switch(None)
-    plan = load_plan()
-    assert plan["backend"] == "host-gw"
-    faults = []
-    for name in sorted(plan["hosts"]):
-        host = node(name)
-        if routes(host) != expected_routes(plan, name):
-            faults.append(f"{name}: routes {routes(host)} != {expected_routes(plan, name)}")
-        faults += [f"{name}: vxlan left its {thing}" for thing in vxlan_leftovers(host)]
+    faults = faults_after_switch(switch(None))
     assert not faults, "\n".join(faults)
     assert_stream_alive(client, server, "after the switch back to host-gw")
     gap, answered, sent = longest_gap(client)

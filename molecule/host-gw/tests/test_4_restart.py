@@ -7,10 +7,8 @@ same routes as before; and container traffic flows between it and the others bot
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from fabric_lab import node, node_address, start_webs, stop_web, traffic_faults, wait_until_booted
+from fabric_lab import node, restart_node, traffic_with, unit
 from hostgw_lab import ROUTES_UNIT, expected_routes, routes
 
 NODE = "hostgw-node2"
@@ -20,17 +18,8 @@ NODE = "hostgw-node2"
 def before(plan) -> set:
     seen = routes(node(NODE))
     assert seen == expected_routes(plan, NODE), "the fabric is not converged before the restart"
-    subprocess.run(["docker", "restart", NODE], check=True, capture_output=True, timeout=180)
-    wait_until_booted(NODE)
-    if node_address(NODE) != plan["hosts"][NODE]["public_ip"]:
-        pytest.fail(f"{NODE} came back with another lab address ({node_address(NODE)}): a lab artifact",
-                    pytrace=False)
+    restart_node(NODE, plan)
     return seen
-
-
-def unit(host, name: str, *props: str) -> dict[str, str]:
-    out = host.check_output(f"systemctl show {name} " + " ".join(f"-p {p}" for p in props))
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
 def test_the_routes_unit_ran_before_docker(before):
@@ -47,11 +36,5 @@ def test_the_routes_are_back(before):
 
 
 def test_traffic_flows_again(plan, before):
-    webs = start_webs(plan)
-    try:
-        pairs = [(NODE, other) for other in sorted(webs) if other != NODE]
-        faults = traffic_faults(plan, webs, pairs + [(b, a) for a, b in pairs])
-    finally:
-        for name in webs:
-            stop_web(node(name))
+    faults = traffic_with(plan, NODE)
     assert not faults, "traffic after the restart:\n  " + "\n  ".join(faults)
