@@ -39,6 +39,11 @@ PLAN_FILE = pathlib.Path(EPHEMERAL, "plan", "plan.json")
 LEASE_FILE = pathlib.Path(EPHEMERAL, "leases.yml")
 RECAP_FILE = pathlib.Path(EPHEMERAL, "check-recap.json")
 
+# The nodes' Docker engine (molecule.yml picks the node image crosshost/fabric-node:<engine>) and the
+# version each engine's node image runs (lab/lib.sh).
+ENGINE = os.environ.get("FABRIC_ENGINE") or "bookworm"
+ENGINE_VERSIONS = {"bookworm": "20.10.", "trixie": "26.1.", "sid": "28.5."}
+
 DEVICE = "flannel.1"
 PROTO = 244
 WEB = "fabric-web"  # name of the workload container on every node
