@@ -30,13 +30,13 @@ endef
 .PHONY: help setup venv collection-link lint sanity unit playbooks integration molecule test bench demo lab-up lab-down clean docs compat mutation
 
 help:
-	@echo "make setup        packages, dockerd, lab node image, .venv, collection link"
+	@echo "make setup        packages, dockerd, lab node images (one per engine), .venv, collection link"
 	@echo "make lint         shellcheck, ruff, yamllint, ansible-lint (production profile)"
 	@echo "make sanity       ansible-test sanity on the built tarball, installed under .build/sanity (offline pip bootstrap)"
 	@echo "make unit         pytest tests/unit"
 	@echo "make playbooks    pytest tests/playbooks (the playbooks through ansible-playbook, on localhost)"
 	@echo "make integration  pytest tests/integration (root, network namespaces)"
-	@echo "make molecule     molecule test, every scenario under molecule/"
+	@echo "make molecule     molecule test, every scenario under molecule/ (vxlan on each engine)"
 	@echo "make compat       unit + playbooks on the oldest and the newest ansible-core claimed (own venvs)"
 	@echo "make test         lint sanity unit playbooks compat integration molecule"
 	@echo "make bench        every benchmarks/*.py"
@@ -67,7 +67,7 @@ collection-link:
 	  echo "collection link -> $(CURDIR) (was: $$(readlink "$(COLLECTION_LINK)" || echo none))"; \
 	  ln -sfn "$(CURDIR)" "$(COLLECTION_LINK)"; fi
 
-SHELL_SCRIPTS := $(wildcard lab/*.sh lab/image/build.sh lab/image/rootfs/usr/local/sbin/* tools/*.sh) .ci/run
+SHELL_SCRIPTS := $(wildcard lab/*.sh lab/image/build.sh lab/image/rootfs/usr/local/sbin/* lab/image/engines/*/rootfs/usr/local/sbin/* tools/*.sh) .ci/run
 
 lint: collection-link
 	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
@@ -105,14 +105,22 @@ integration: collection-link
 	@$(call pytest_allow_empty,tests/integration)
 
 # Each scenario in turn (molecule destroys its instances even when a step fails); all are run,
-# then the target fails if any failed.
+# then the target fails if any failed. The scenarios in ENGINE_SCENARIOS run once per Docker engine
+# of the lab (FABRIC_ENGINE, see lab/lib.sh), the others on the default engine. Each run's time is printed.
+ENGINES ?= bookworm trixie sid
+ENGINE_SCENARIOS ?= vxlan
 molecule: collection-link
 	@failed=""; \
 	for f in molecule/*/molecule.yml; do \
 	  [ -e "$$f" ] || continue; \
 	  s=$$(basename "$$(dirname "$$f")"); \
-	  echo "=== molecule test -s $$s"; \
-	  $(BIN)/molecule test -s "$$s" || failed="$$failed $$s"; \
+	  engines=bookworm; \
+	  case " $(ENGINE_SCENARIOS) " in *" $$s "*) engines="$(ENGINES)" ;; esac; \
+	  for e in $$engines; do \
+	    echo "=== molecule test -s $$s (FABRIC_ENGINE=$$e)"; t0=$$SECONDS; \
+	    FABRIC_ENGINE=$$e $(BIN)/molecule test -s "$$s" || failed="$$failed $$s($$e)"; \
+	    echo "=== molecule test -s $$s (FABRIC_ENGINE=$$e) took $$((SECONDS - t0)) s"; \
+	  done; \
 	done; \
 	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
 

@@ -2,21 +2,28 @@
 # shellcheck disable=SC2034  # the settings below are used by the scripts that source this file
 # Shared settings and helpers for the lab scripts (sourced, not run).
 #
-# The lab is a set of Debian 12 containers that boot systemd and run their own Docker engine, so that
-# the collection meets them as it would meet real hosts. All of them sit on `internal: true` Docker
+# The lab is a set of Debian containers that boot systemd and run their own Docker engine (20.10, 26.1
+# or 28.5: FABRIC_ENGINE), so that the collection meets them as it would meet real hosts. All of them sit on `internal: true` Docker
 # networks: nothing a lab node sends can leave this machine.
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_BUILD_DIR="${LAB_BUILD_DIR:-$LAB_DIR/build}"
 
-LAB_IMAGE="${LAB_IMAGE:-crosshost/fabric-node:bookworm}"
-LAB_SUITE=bookworm
 LAB_MIRROR="${LAB_MIRROR:-http://deb.debian.org/debian}"
 LAB_LABEL=org.crosshost.lab            # put on every container and network the lab scripts create
 LAB_HASH_LABEL=org.crosshost.lab.inputs # on the node image: hash of its build inputs
 
-# Packages of the node image (debootstrap --variant=minbase --include=...).
-LAB_PACKAGES=(
+# The Docker engines the lab offers, one node image each (crosshost/fabric-node:<engine>):
+#   bookworm  Debian 12, its docker.io 20.10
+#   trixie    Debian 13, its docker.io 26.1 (+ docker-cli)
+#   sid       Debian 12 node whose dockerd is Debian unstable's docker.io 28.5, run from a sid root
+#             at /opt/sid (sid's systemd does not boot on this machine's cgroup v1)
+# FABRIC_ENGINE picks the engine of the lab scripts and of the molecule scenarios (default bookworm).
+LAB_ENGINES=(bookworm trixie sid)
+FABRIC_ENGINE="${FABRIC_ENGINE:-bookworm}"
+
+# Packages of every node image (debootstrap --variant=minbase --include=...).
+LAB_PACKAGES_COMMON=(
   systemd systemd-sysv dbus
   python3 python3-apt
   iproute2 iptables kmod procps ethtool iputils-ping tcpdump
@@ -25,8 +32,33 @@ LAB_PACKAGES=(
   busybox-static ca-certificates
 )
 
+# Set the build settings of one engine:
+#   LAB_IMAGE             the node image
+#   LAB_SUITE, LAB_PACKAGES          the node's root (debootstrap)
+#   LAB_ENGINE_SUITE, LAB_ENGINE_PACKAGES  a second root put at /opt/<suite> (empty: none)
+lab_engine() {
+  local engine=$1
+  LAB_IMAGE=crosshost/fabric-node:$engine
+  LAB_PACKAGES=("${LAB_PACKAGES_COMMON[@]}")
+  LAB_ENGINE_SUITE=
+  LAB_ENGINE_PACKAGES=()
+  case $engine in
+    bookworm) LAB_SUITE=bookworm ;;
+    trixie)
+      LAB_SUITE=trixie
+      LAB_PACKAGES+=(docker-cli) # a package of its own since Docker 26 in Debian
+      ;;
+    sid)
+      LAB_SUITE=bookworm
+      LAB_ENGINE_SUITE=sid
+      LAB_ENGINE_PACKAGES=(docker.io docker-cli)
+      ;;
+    *) die "unknown engine '$engine' (FABRIC_ENGINE): one of ${LAB_ENGINES[*]}" ;;
+  esac
+}
+
 # `docker run` flags that let systemd, Docker, BIRD and the kernel network stack work in a container
-# here (see shared/LAB.md: --privileged is refused on this machine, CAP_SYS_RESOURCE is missing).
+# here (lab/README.md, "What the lab relies on": --privileged is refused, CAP_SYS_RESOURCE is missing).
 LAB_NODE_FLAGS=(
   --cap-add NET_ADMIN --cap-add NET_RAW --cap-add NET_BROADCAST
   --cap-add SYS_ADMIN --cap-add SYS_PTRACE --cap-add MKNOD
@@ -103,3 +135,8 @@ lab_wait_node() {
     sleep 1
   done
 }
+
+# The selected engine's settings; LAB_IMAGE set by the caller still wins (a node image of one's own).
+lab_image_override=${LAB_IMAGE:-}
+lab_engine "$FABRIC_ENGINE"
+[ -z "$lab_image_override" ] || LAB_IMAGE=$lab_image_override

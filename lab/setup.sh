@@ -4,12 +4,14 @@
 #
 #   1. installs the Debian packages the lab and the test suite need (only when some are missing);
 #   2. starts dockerd in the background unless `docker info` answers (log: /var/log/dockerd.log);
-#   3. builds the node image crosshost/fabric-node:bookworm unless it exists with the same build
-#      inputs: lab/image/ and the package list in lab/lib.sh (hash kept in the image label
-#      org.crosshost.lab.inputs). The debootstrap tree is cached as a tarball under lab/build/,
-#      so a rebuild after a change of lab/image/ takes seconds.
+#   3. builds the node images crosshost/fabric-node:<engine>, one per Docker engine of the lab
+#      (bookworm: 20.10, trixie: 26.1, sid: 28.5; see lab/lib.sh), each unless it exists with the
+#      same build inputs: lab/image/ and the package lists in lab/lib.sh (hash kept in the image
+#      label org.crosshost.lab.inputs). The debootstrap trees are cached as tarballs under
+#      lab/build/, so a rebuild after a change of lab/image/ takes seconds.
 #
-# Options: --force-image (rebuild the image), --no-image (packages and dockerd only).
+# Options: --force-image (rebuild the images), --no-image (packages and dockerd only),
+#          --engine NAME (build only this engine's image; may be repeated).
 set -euo pipefail
 
 # shellcheck source=lab/lib.sh
@@ -20,13 +22,21 @@ DOCKERD_LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
 
 force_image=false
 build_image=true
-for arg in "$@"; do
-  case $arg in
+engines=()
+while [ $# -gt 0 ]; do
+  case $1 in
     --force-image) force_image=true ;;
     --no-image) build_image=false ;;
-    *) die "unknown option: $arg" ;;
+    --engine)
+      [ $# -ge 2 ] || die "--engine needs a name: ${LAB_ENGINES[*]}"
+      engines+=("$2")
+      shift
+      ;;
+    *) die "unknown option: $1" ;;
   esac
+  shift
 done
+[ ${#engines[@]} -gt 0 ] || engines=("${LAB_ENGINES[@]}")
 
 install_host_packages() {
   local missing=() p
@@ -83,6 +93,11 @@ need_root
 install_host_packages
 start_dockerd
 if $build_image; then
-  build_node_image
+  for engine in "${engines[@]}"; do
+    lab_engine "$engine" # an unknown name stops here, before anything is built
+  done
+  for engine in "${engines[@]}"; do
+    build_node_image "$engine"
+  done
 fi
 log "setup done"

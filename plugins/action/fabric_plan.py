@@ -111,18 +111,20 @@ def _few(names, most=5):
     return ", ".join(names[:most]) + (" and %d more" % (len(names) - most) if len(names) > most else "")
 
 
-def _bgp_section(args, names, hosts, task_vars):
-    """Backend bgp: validate the BGP inventory and return the plan's bgp section (before any write).
+def _bgp_section(args, names, hosts, task_vars, public_ips=None):
+    """Backend bgp: validate the BGP inventory and return the plan's bgp section.
 
     The speakers are the fabric hosts and the members of the reflector group that are not in
     the fabric (routers without containers). Passwords are read here only to be validated:
-    they never enter the plan (the role writes them to a file of their own).
+    they never enter the plan (the role writes them to a file of their own). Called twice:
+    before the ledger is touched, to refuse bad input (fabric hosts whose public IP only the
+    ledger knows are left out then), and with the plan's public IPs to build the section.
     """
     hostvars = task_vars["hostvars"]
     in_fabric = {str(n) for n in names}
     reflectors = [str(n) for n in task_vars.get("groups", {}).get(args["reflector_group"], [])]
     inputs, passwords = [], {}
-    public = {h.name: h.public_ip for h in hosts}
+    public = public_ips or {h.name: h.public_ip for h in hosts}
     for name in list(in_fabric) + [r for r in reflectors if r not in in_fabric]:
         hv = hostvars[name]
         facts = hv.get("ansible_facts")
@@ -300,7 +302,6 @@ class ActionModule(ActionBase):
             names, task_vars["hostvars"], args, task_vars)
         problems += path_problems
         settings = planner.Settings(**options.settings_kwargs(args))
-        bgp_section = None
         underlay_problems, notes = _underlay(hosts, task_vars["hostvars"])
         problems += underlay_problems
         warnings = []
@@ -308,8 +309,7 @@ class ActionModule(ActionBase):
             if problems:
                 raise planner.PlanError(problems)
             if args["backend"] == "bgp":
-                bgp_section, bgp_warnings = _bgp_section(args, names, hosts, task_vars)
-                warnings += bgp_warnings
+                _bgp_section(args, names, hosts, task_vars)  # refuses bad BGP input before any write
             out = ledger.plan(
                 lease_file, settings, hosts, release=args["release"], check_mode=self._task.check_mode,
                 legacy_path=legacy_lease,
@@ -317,7 +317,15 @@ class ActionModule(ActionBase):
         except planner.PlanError as exc:
             raise AnsibleActionFail(str(exc)) from None
         plan = out["plan"]
-        if bgp_section is not None:
+        if args["backend"] == "bgp":
+            # Every fabric host's public IP is known now (a host limited out of the run and named
+            # by ansible_host has the one the ledger recorded): it stays a speaker under --limit.
+            try:
+                bgp_section, bgp_warnings = _bgp_section(
+                    args, names, hosts, task_vars, {n: h["public_ip"] for n, h in plan["hosts"].items()})
+            except planner.PlanError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+            warnings += bgp_warnings
             bgp.attach(plan, bgp_section)
         written = [lease_file] if out["changed"] else []
         if plan_dir:

@@ -312,15 +312,32 @@ def _nets(speaker: Mapping[str, Any], public_net: Optional[str]) -> List[Tuple[n
 def _pick(mine, theirs, their_id: str) -> Tuple[str, Optional[str], bool]:
     """(peer address, local address, on a shared segment) for a session between two speakers.
 
-    The peer's router id (public IP) first when it lies on one of my segments, else any of
-    the peer's addresses on one of my segments; else the router id across routers (multihop).
+    The peer's router id (public IP) first, then its other addresses from facts: the first that
+    lies on one of my segments wins. The router id is tried even when the peer's facts are
+    unknown (a host limited out of the run), so --limit never changes a session. Otherwise the
+    router id across routers (multihop).
     """
-    candidates = [(a, n) for a, n in theirs if str(a) == their_id] + [(a, n) for a, n in theirs if str(a) != their_id]
-    for addr, _net in candidates:
+    candidates = [netaddr.IPAddress(their_id)] + [a for a, _n in theirs if str(a) != their_id]
+    for addr in candidates:
         for my_addr, my_net in mine:
             if addr in my_net and addr != my_addr:
                 return str(addr), str(my_addr), True
     return their_id, None, False
+
+
+BGP_PORT = 179
+
+
+def front_door_rules(addresses: Sequence[str]) -> List[str]:
+    """BGP's port accepted from each session's peer address only, then dropped from anybody else."""
+    match = "-p tcp -m tcp --dport %d" % BGP_PORT
+    rules = ["-s %s/32 %s -j ACCEPT" % (a, match) for a in sorted(set(addresses), key=netaddr.IPAddress)]
+    return rules + ["%s -j DROP" % match]
+
+
+def bgp_peer_addresses(plan: Mapping[str, Any], host: str) -> List[str]:
+    """The addresses ``host``'s BGP sessions go to: the only sources its port 179 accepts."""
+    return sorted({s["address"] for s in bgp_state(plan, host)["sessions"]}, key=netaddr.IPAddress)
 
 
 def bgp_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
@@ -372,6 +389,7 @@ def bgp_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
             "rr_client": rr_client,
             "rr_cluster_id": bgp["clusters"].get(me["rack"]) if rr_client else None,
             "next_hop_self": "ebgp" if rr_client else plain_nh,
+            "allow_local_as": False,
             "password": fabric_pw,
         })
 
@@ -406,6 +424,9 @@ def bgp_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
             "rr_client": False,
             "rr_cluster_id": None,
             "next_hop_self": plain_nh,
+            # Hosts share an AS: a router passing one host's subnet to another puts that AS in the
+            # path, which BGP's loop check would reject (Calico needs the same on shared-AS hosts).
+            "allow_local_as": peer["asn"] != me["asn"],
             "password": "FABRIC_PW_PEER_%d" % index if peer["password"] else fabric_pw,
         })
 
@@ -423,8 +444,27 @@ def bgp_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
             # Routes whose next hop lies on none of these go via tunl0, onlink.
             "segments": sorted(set(segments)),
         }
+    # A router without containers (a reflector the collection configures) forwards the fabric's
+    # traffic: IPv4 forwarding and FORWARD accepts for the cluster network (a DROP policy, e.g.
+    # Docker's, would drop it otherwise). Fabric hosts get the same from the forward role.
+    router_forward = None
+    if me["router"]:
+        router_forward = [{
+            "table": "filter",
+            "chain": "FABRIC-INPUT",
+            "hook": "INPUT",
+            "position": "first",
+            "rules": front_door_rules([s["address"] for s in sessions]),
+        }, {
+            "table": "filter",
+            "chain": "FABRIC-FORWARD",
+            "hook": "FORWARD",
+            "position": "first",
+            "rules": ["-s %s -j ACCEPT" % network, "-d %s -j ACCEPT" % network],
+        }]
     return {
         "router_id": me["router_id"],
+        "router_forward": router_forward,
         "asn": me["asn"],
         "mode": mode,
         "reflector": bool(me["reflector"]),

@@ -66,3 +66,19 @@ def test_mesh_is_the_default(tmp_path):
     assert rc == 0, out
     plan = json.loads((tmp_path / ".fabric" / "plan.json").read_text())
     assert plan["bgp"]["mode"] == "mesh" and sorted(plan["bgp"]["speakers"]) == ["n1", "n2", "n3"]
+
+
+def test_a_host_known_only_from_the_ledger_stays_a_bgp_speaker(tmp_path):
+    """--limit in the lab: a host limited out of the run, whose ansible_host is a name, has no
+    public IP but the ledger's; it must stay a speaker, or its peers' sessions to it vanish."""
+    fabric = {"n%d" % i: {"ansible_host": "n%d.example.invalid" % i, "fabric_public_ip": "192.0.2.%d" % (10 + i)}
+              for i in range(1, 4)}
+    rc, out = run(PLAYBOOK, inventory(tmp_path, fabric))
+    assert rc == 0, out
+    del fabric["n3"]["fabric_public_ip"]
+    rc, out = run(PLAYBOOK, inventory(tmp_path, fabric))
+    assert rc == 0, out
+    plan = json.loads((tmp_path / ".fabric" / "plan.json").read_text())
+    assert plan["hosts"]["n3"]["public_ip"] == "192.0.2.13"  # from the ledger
+    assert sorted(plan["bgp"]["speakers"]) == ["n1", "n2", "n3"]
+    assert plan["bgp"]["speakers"]["n3"]["router_id"] == "192.0.2.13"

@@ -74,6 +74,20 @@ def test_session_address_is_the_one_on_a_shared_segment_from_facts():
     assert (s["address"], s["local_address"], s["direct"]) == ("10.9.0.2", "10.9.0.1", True)
 
 
+def test_a_peer_without_facts_still_gets_a_direct_session_on_my_segment():
+    """--limit: peers limited out of the run have no facts; their sessions must not change."""
+    with_facts = [BgpInput("a", "192.0.2.1", addresses=["192.0.2.1/24"]),
+                  BgpInput("b", "192.0.2.2", addresses=["192.0.2.2/24"])]
+    limited = [BgpInput("a", "192.0.2.1", addresses=["192.0.2.1/24"]), BgpInput("b", "192.0.2.2")]
+    states = []
+    for inputs in (with_facts, limited):
+        plan, _ = make_plan(inputs, public_net=None)
+        states.append(bgp.bgp_state(plan, "a"))
+    assert states[0] == states[1]
+    s = by_peer(states[1])["b"]
+    assert (s["address"], s["local_address"], s["direct"]) == ("192.0.2.2", "192.0.2.1", True)
+
+
 def test_mesh_warns_above_100_hosts_and_recommends_reflectors():
     inputs = [BgpInput("n%03d" % i, "192.0.%d.%d" % (2 + i // 200, 1 + i % 200)) for i in range(101)]
     _section, warnings = bgp.plan_bgp(NET, inputs, BgpSettings())
@@ -125,6 +139,18 @@ def test_route_reflector_reflects_for_its_rack_and_speaks_ebgp_to_other_racks():
     assert plan["bgp"]["clusters"] == {"a": "192.0.2.1", "b": "198.51.100.1"}
     tor = bgp.bgp_state(plan, "tor-a")
     assert tor["subnet"] is None and tor["reflector"] and tor["router_id"] == "192.0.2.1"
+    # A router without containers forwards the cluster network's traffic, and accepts BGP only from
+    # its sessions' peers; fabric hosts get theirs from the forward role.
+    assert [c["chain"] for c in tor["router_forward"]] == ["FABRIC-INPUT", "FABRIC-FORWARD"]
+    assert tor["router_forward"][0]["rules"] == [
+        "-s 192.0.2.11/32 -p tcp -m tcp --dport 179 -j ACCEPT",
+        "-s 192.0.2.12/32 -p tcp -m tcp --dport 179 -j ACCEPT",
+        "-s 198.51.100.11/32 -p tcp -m tcp --dport 179 -j ACCEPT",
+        "-s 203.0.113.2/32 -p tcp -m tcp --dport 179 -j ACCEPT",
+        "-p tcp -m tcp --dport 179 -j DROP"]
+    assert bgp.bgp_peer_addresses(plan, "tor-a") == ["192.0.2.11", "192.0.2.12", "198.51.100.11", "203.0.113.2"]
+    assert tor["router_forward"][1]["rules"] == ["-s 10.244.0.0/16 -j ACCEPT", "-d 10.244.0.0/16 -j ACCEPT"]
+    assert bgp.bgp_state(plan, "b1")["router_forward"] is None
     s = by_peer(tor)
     assert sorted(s) == ["a1", "a2", "b1", "tor-b"]
     for client in ("a1", "a2"):
@@ -182,8 +208,9 @@ def test_peers_mode_each_host_peers_only_with_its_routers():
         ("peer_192_0_2_1", "192.0.2.1", 65000, False, True, "FABRIC_PW"),
         ("peer_192_0_2_2", "192.0.2.2", 65000, False, True, "FABRIC_PW_PEER_1"),
     ]
+    assert all(s["allow_local_as"] for s in n1["sessions"])  # a router passes other hosts' subnets (same AS)
     n2 = bgp.bgp_state(plan, "node2")
-    assert [(s["address"], s["ibgp"]) for s in n2["sessions"]] == [("192.0.2.1", True)]
+    assert [(s["address"], s["ibgp"], s["allow_local_as"]) for s in n2["sessions"]] == [("192.0.2.1", True, False)]
     # The passwords are nowhere in the plan (it is written to plan.json).
     text = json.dumps(plan)
     assert "r0uter" not in text and "gl0bal" not in text

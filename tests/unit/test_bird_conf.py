@@ -27,8 +27,8 @@ def render(tmp_path, state, passwords=None, peers=None):
     """bird.conf and its secrets file, as the role writes them; returns the bird.conf path and text."""
     secrets = tmp_path / "secrets.conf"
     secrets.write_text(env().from_string(open(SECRETS).read()).render(
-        bgp=state, fabric_bgp_password=passwords, fabric_bgp_peers=peers or []))
-    text = env().from_string(open(TEMPLATE).read()).render(bgp=state, bgp_secrets_file=str(secrets))
+        bgp_speaker=state, fabric_bgp_password=passwords, fabric_bgp_peers=peers or []))
+    text = env().from_string(open(TEMPLATE).read()).render(bgp_speaker=state, bgp_secrets_file=str(secrets))
     path = tmp_path / "bird.conf"
     path.write_text(text)
     return path, text
@@ -87,6 +87,7 @@ def test_peers_with_passwords_render_and_bird_checks_the_constants(tmp_path):
     path, text = render(tmp_path, state, passwords="gl0bal", peers=peers)
     assert bird_parse(path) == (0, ""), text
     assert "password FABRIC_PW;" in text and "password FABRIC_PW_PEER_1;" in text
+    assert text.count("allow local as;") == 2  # eBGP to routers: hosts share an AS
     assert "gl0bal" not in text and "r0 uter" not in text  # only in the secrets file
     secrets = (tmp_path / "secrets.conf").read_text()
     assert 'define FABRIC_PW = "gl0bal";' in secrets and 'define FABRIC_PW_PEER_1 = "r0 uter";' in secrets
@@ -108,7 +109,21 @@ def test_ipip_renders_tunnel_routes_bird_accepts(tmp_path):
 def test_bird_rejects_a_broken_config_so_the_check_can_fail(tmp_path):
     plan, _ = make_plan(mesh(2))
     state = bgp.bgp_state(plan, "node1")
-    state["sessions"][0]["name"] = "client"  # a BIRD keyword (LAB.md)
+    state["sessions"][0]["name"] = "client"  # a BIRD keyword (lab/README.md)
     path, _text = render(tmp_path, state)
     rc, err = bird_parse(path)
     assert rc != 0 and "syntax error" in err
+
+
+def test_ipip_unit_brings_tunl0_up_with_the_planned_address_and_mtu(tmp_path):
+    plan, _ = make_plan(mesh(2), BgpSettings(encap="ipip"))
+    unit = os.path.join(ROOT, "roles", "bgp", "templates", "etc", "systemd", "system",
+                        "crosshost-fabric-ipip.service.j2")
+    text = env().from_string(open(unit).read()).render(bgp_speaker=bgp.bgp_state(plan, "node1"), bgp_service="bird")
+    assert "ExecStart=/sbin/modprobe ipip\n" in text
+    assert "ExecStart=/sbin/ip link set tunl0 up mtu 1480\n" in text
+    assert "ExecStart=/sbin/ip addr replace 10.244.1.0/32 dev tunl0\n" in text
+    assert "Before=bird.service docker.service" in text
+    # Without ipip there is nothing to render: the role removes the unit.
+    plan, _ = make_plan(mesh(2))
+    assert bgp.bgp_state(plan, "node1")["ipip"] is None

@@ -327,6 +327,7 @@ def test_vxlan_state_field_by_field():
         "device": "flannel.7", "vni": 7, "port": 4789, "local": "192.0.2.1", "dev": "eth0",
         "mac": "0e:fa:0a:f4:01:00", "address": "10.244.1.0/32", "mtu": 1450,
         "route_protocol": planner.DEFAULT_ROUTE_PROTOCOL,
+        "cluster_network": "10.244.0.0/16", "local_subnet": "10.244.1.0/24",
         "neighbours": [{"dst": "10.244.2.0", "lladdr": "0e:fa:0a:f4:02:00"},
                        {"dst": "10.244.3.0", "lladdr": "0e:fa:0a:f4:03:00"}],
         "fdb": [{"lladdr": "0e:fa:0a:f4:02:00", "dst": "192.0.2.2"},
