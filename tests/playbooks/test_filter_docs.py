@@ -39,3 +39,19 @@ def test_vxlan_state_example_passes_what_the_vxlan_role_passes():
     role_args = {k: v.replace("_vx.", "vx.") for k, v in converge["crosshost.fabric.fabric_vxlan"].items()
                  if k not in ("persist", "persist_dir")}
     assert example["crosshost.fabric.fabric_vxlan"] == role_args
+
+
+def test_modules_share_their_attributes_through_the_collections_doc_fragment():
+    """The attribute block is written once (plugins/doc_fragments/attributes.py), not copied per module."""
+    import ast
+
+    for path in sorted(glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))):
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+        doc = yaml.safe_load(next(n.value.value for n in tree.body if isinstance(n, ast.Assign)
+                                  and getattr(n.targets[0], "id", None) == "DOCUMENTATION"))
+        fragments = doc.get("extends_documentation_fragment") or []
+        assert {"crosshost.fabric.attributes", "crosshost.fabric.attributes.controller"} & set(fragments), path
+        own = doc.get("attributes") or {}
+        assert "platform" not in own, path  # the fragment says it
+        assert all(set(v) <= {"details", "support"} for v in own.values()), path
