@@ -1,8 +1,9 @@
-"""Data plane throughput of the VXLAN fabric against the bare lab network (prints figures only).
+"""Data plane throughput of the fabric's backends against the bare lab network (prints figures only).
 
 In one run: brings up two lab nodes (the lab's node image: systemd and a Docker engine each) on
 an internal Docker network, converges the fabric on them with the collection's site.yml (vxlan
-backend), then measures iperf3 TCP throughput, one stream for 4 s:
+backend), then measures iperf3 TCP throughput, one stream for 4 s; then switches the running
+fabric to host-gw with site.yml (fabric_backend=host-gw) and measures again:
 
   host to host            node2 -> node1 over the lab network (the nodes' own addresses)
   container to container  a busybox container on node2 -> one on node1, over flannel.1 (VXLAN)
@@ -10,6 +11,11 @@ backend), then measures iperf3 TCP throughput, one stream for 4 s:
                           (the workaround for flannel #1279 / calico #3145 turns it off; with
                           fabric_vxlan_checksum_offload_workaround=auto it stays on on kernels
                           >= 5.7), to show what the workaround costs
+  container to container  the same containers' path over host-gw routes (no encapsulation)
+
+host-gw puts container addresses on the lab network's wire, which this machine's own Docker drops
+between bridged ports of an internal network (LAB.md); for the host-gw part the benchmark inserts
+`iptables -I DOCKER-USER -i br-<id> -o br-<id> -j ACCEPT` on the machine and removes it at the end.
 
 The busybox image has no iperf3: the node's iperf3 runs inside the inner container's network
 namespace (`nsenter -t <container pid> -n iperf3 ...`). Prints Gbit/s and ratios, and removes
@@ -24,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,7 +75,21 @@ def on(node: str, *argv: str, **kw) -> str:
     return sh("docker", "exec", node, *argv, **kw)
 
 
+_ACCEPT: list[str] = []  # the DOCKER-USER rule this run inserted on the machine, if any
+
+
+def accept_on_lab_bridge() -> None:
+    """Let routed (host-gw) traffic cross the lab network's bridge on this machine."""
+    bridge = "br-" + sh("docker", "network", "inspect", "-f", "{{.Id}}", NETWORK)[:12]
+    rule = ["DOCKER-USER", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
+    sh("iptables", "-w", "-I", *rule)
+    _ACCEPT[:] = rule
+
+
 def teardown() -> None:
+    if _ACCEPT:
+        sh("iptables", "-w", "-D", *_ACCEPT, check=False)
+        _ACCEPT.clear()
     for node in NODES:
         sh("docker", "rm", "-f", node, check=False)
     sh("docker", "network", "rm", NETWORK, check=False)
@@ -111,7 +132,7 @@ def bring_up() -> None:
             time.sleep(1)
 
 
-def converge(tmp: pathlib.Path) -> float:
+def converge(tmp: pathlib.Path, *extra: str) -> float:
     inventory = tmp / "hosts.yml"
     inventory.write_text(INVENTORY.format(hosts="".join(f"    {n}:\n" for n in NODES), tmp=tmp), encoding="utf-8")
     env = dict(os.environ)
@@ -119,7 +140,7 @@ def converge(tmp: pathlib.Path) -> float:
     exe = pathlib.Path(sys.executable).parent / "ansible-playbook"
     start = time.monotonic()
     proc = subprocess.run(
-        [str(exe), "-i", str(inventory), str(ROOT / "site.yml")],
+        [str(exe), "-i", str(inventory), str(ROOT / "site.yml"), *extra],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -172,11 +193,11 @@ def main() -> int:
         return 0
     started = time.monotonic()
     node1, node2 = NODES
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench-dataplane-"))
     try:
         bring_up()
-        with tempfile.TemporaryDirectory(prefix="bench-dataplane-") as tmp:
-            converge_s = converge(pathlib.Path(tmp))
-            plan = json.loads((pathlib.Path(tmp) / "plan" / "plan.json").read_text(encoding="utf-8"))
+        converge_s = converge(tmp)
+        plan = json.loads((tmp / "plan" / "plan.json").read_text(encoding="utf-8"))
         pid1, addr1 = workload(node1)
         pid2, _ = workload(node2)
         host = iperf(node1, node2, address(node1), 5201)
@@ -187,20 +208,33 @@ def main() -> int:
         for node in NODES:
             on(node, "ethtool", "-K", "flannel.1", "tx", "off" if was_on else "on")
         flipped = iperf(node1, node2, addr1, 5203, netns_pid={node1: pid1, node2: pid2})
+        # The same nodes, switched to host-gw by site.yml (Docker restarts for the new MTU, so the
+        # workloads are started again).
+        accept_on_lab_bridge()
+        switch_s = converge(tmp, "-e", "fabric_backend=host-gw")
+        pid1, addr1 = workload(node1)
+        pid2, _ = workload(node2)
+        hostgw = iperf(node1, node2, addr1, 5204, netns_pid={node1: pid1, node2: pid2})
+        if "flannel.1" in on(node1, "ip", "-o", "link", "show"):
+            raise RuntimeError("flannel.1 is still there after the switch to host-gw")
     finally:
         teardown()
+        shutil.rmtree(tmp, ignore_errors=True)
     mtu = plan["hosts"][node1]["mtu"]
     print(
         f"iperf3, one TCP stream, {SECONDS} s, 2 lab nodes (converge {converge_s:.0f} s, "
+        f"switch to host-gw {switch_s:.0f} s, "
         f"whole run {time.monotonic() - started:.0f} s)"
     )
     rows = [
         ("host to host, lab network", host),
         (f"container to container, VXLAN (MTU {mtu}), offload {'on' if was_on else 'off'}", fabric),
         (f"  same, TX checksum offload {'off (the workaround)' if was_on else 'on'}", flipped),
+        ("container to container, host-gw (MTU 1500)", hostgw),
     ]
     for label, gbits in rows:
         print(f"  {label:<52} {gbits:6.2f} Gbit/s   ratio to host {gbits / host:5.2f}")
+    print(f"  host-gw / VXLAN (offload {'on' if was_on else 'off'}): {hostgw / fabric:5.2f}")
     return 0
 
 

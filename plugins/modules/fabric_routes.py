@@ -36,16 +36,13 @@ requirements:
   - iproute2 with JSON output (C(ip -j)) on the managed host.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - crosshost.fabric.attributes
+  - crosshost.fabric.routes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details:
       - The diff lists the owned routes before and after, one a line, sorted; a second diff item
         shows the boot script when it changes.
-  platform:
-    platforms: posix
 options:
   state:
     description:
@@ -54,11 +51,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  route_protocol:
-    description:
-      - Routing protocol number of every route of the module (C(proto N)); 0 to 4 are refused.
-    type: int
-    default: 244
   routes:
     description: The desired routes (C(ip route replace DST via VIA dev DEV [onlink] proto N)).
     type: list
@@ -84,12 +76,6 @@ options:
       peer:
         description: Name of the peer (inventory name), used in messages only.
         type: str
-  cluster_network:
-    description: The fabric's cluster network; every route must lie inside it.
-    type: str
-  local_subnet:
-    description: This host's own subnet; a route overlapping it is refused.
-    type: str
   require_adjacent:
     description:
       - Refuse, before any change, unless every gateway is directly reachable on the route's
@@ -123,7 +109,7 @@ seealso:
     description: The design this module serves.
     link: https://github.com/flannel-io/flannel/blob/master/Documentation/backends.md#host-gw
 author:
-  - crosshost.fabric contributors
+  - crosshost.fabric developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

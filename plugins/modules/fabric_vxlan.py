@@ -53,16 +53,13 @@ requirements:
   - A Linux kernel with the vxlan driver.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - crosshost.fabric.attributes
+  - crosshost.fabric.routes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details:
       - The diff lists the owned state before and after, one entry per line, sorted; a second
         diff item shows the boot script when it changes.
-  platform:
-    platforms: posix
 options:
   state:
     description:
@@ -112,27 +109,6 @@ options:
       - MTU of the VTEP (underlay MTU minus 50 for VXLAN over IPv4).
       - When omitted, the kernel's choice is kept.
     type: int
-  route_protocol:
-    description:
-      - Routing protocol number every route of the module carries (C(proto N)).
-      - The module owns every route of table main with this protocol and removes those not
-        desired. It never touches routes with another protocol, and fails rather than replace
-        one that has the destination and metric of a desired route.
-      - Numbers 0 to 4 (unspec, redirect, kernel, boot, static) are refused.
-    type: int
-    default: 244
-  cluster_network:
-    description:
-      - The fabric's cluster network (C(fabric_network)). When given, every route must lie inside
-        it; a route outside it is refused before anything changes.
-      - A route to C(0.0.0.0/0) (or C(::/0)) is refused whatever this says.
-    type: str
-  local_subnet:
-    description:
-      - This host's own subnet of the cluster network. When given, a route overlapping it is
-        refused before anything changes (it would take the host's own containers away from
-        its bridge).
-    type: str
   neighbours:
     description:
       - Permanent neighbour entries on O(device), one per peer

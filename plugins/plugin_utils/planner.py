@@ -773,6 +773,10 @@ def plan_fabric(
             "vtep_mac": vtep_mac(sub),
             "kernel": h.kernel,
         }
+    if settings.backend == "host-gw":
+        problems = hostgw_adjacency(plan_hosts)
+        if problems:
+            raise PlanError(problems)
     new_leases = {host: str(space.subnet(idx)) for host, idx in lease_idx.items()}
     for name in names:
         new_leases[name] = plan_hosts[name]["subnet"]
@@ -881,6 +885,8 @@ def vxlan_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
         "address": "%s/32" % me["vtep_ip"],
         "mtu": int(me["mtu"]),
         "route_protocol": int(plan["route_protocol"]),
+        "cluster_network": plan["network"],
+        "local_subnet": me["subnet"],
         "neighbours": neighbours,
         "fdb": fdb,
         "routes": routes,
@@ -888,6 +894,65 @@ def vxlan_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
             plan.get("vxlan_checksum_offload_workaround", "auto"), me.get("kernel")
         ),
         "rp_filter": 2,
+    }
+
+
+def hostgw_adjacency(hosts: Mapping[str, Mapping[str, Any]]) -> List[str]:
+    """host-gw's precondition, from facts: every pair of hosts shares the underlay network.
+
+    Hosts are grouped by the network of their public interface (``public_net``); two
+    groups are adjacent when each one's network holds every public IP of the other. One
+    sentence per pair of groups that are not, naming every host on both sides. Hosts
+    whose ``public_net`` is unknown (no facts: ``--limit``, or ``fabric_public_ip`` on no
+    interface) are not judged here: the host-side check (``ip route get`` on every host
+    of the play, before anything changes) covers them. O(hosts + groups^2).
+    """
+    groups: Dict[str, List[Tuple[str, int]]] = {}
+    for name, h in hosts.items():
+        if h.get("public_net"):
+            groups.setdefault(h["public_net"], []).append((name, int(netaddr.IPAddress(h["public_ip"]))))
+    nets = {cidr: netaddr.IPNetwork(cidr) for cidr in groups}
+
+    def holds(cidr: str, members: List[Tuple[str, int]]) -> bool:
+        return all(nets[cidr].first <= ip <= nets[cidr].last for _name, ip in members)
+
+    def names(members: List[Tuple[str, int]]) -> str:
+        return ", ".join(sorted(n for n, _ip in members))
+
+    problems = []
+    order = sorted(groups, key=subnet_sort_key)
+    for i, a in enumerate(order):
+        for b in order[i + 1:]:
+            if not (holds(a, groups[b]) and holds(b, groups[a])):
+                problems.append(
+                    "fabric_backend=host-gw needs every pair of hosts on one underlay network, and "
+                    "hosts %s (%s) cannot reach hosts %s (%s) without a router; nothing was changed. "
+                    "Use fabric_backend=vxlan with fabric_vxlan_direct_routing=true: it routes directly "
+                    "where hosts share a segment and tunnels elsewhere" % (names(groups[a]), a, names(groups[b]), b)
+                )
+    return problems
+
+
+def hostgw_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
+    """Everything ``crosshost.fabric.fabric_routes`` must program on ``host`` for host-gw.
+
+    Per peer, flannel's host-gw route: the peer's subnet via the peer's public IP, out of
+    this host's underlay interface, tagged with the fabric's route protocol. The module
+    checks on the host that each gateway is directly reachable before it changes anything.
+    """
+    me = _me(plan, host)
+    if not me.get("iface"):
+        raise PlanError(["host %s: no underlay interface known (set fabric_iface or gather facts)" % host])
+    routes = [
+        {"dst": peer["subnet"], "via": peer["public_ip"], "dev": me["iface"], "peer": name}
+        for name, peer in sorted(plan["hosts"].items(), key=lambda kv: subnet_sort_key(kv[1]["subnet"]))
+        if name != host
+    ]
+    return {
+        "route_protocol": int(plan["route_protocol"]),
+        "cluster_network": plan["network"],
+        "local_subnet": me["subnet"],
+        "routes": routes,
     }
 
 
@@ -973,9 +1038,16 @@ def firewall_state(plan: Mapping[str, Any], host: str, docker: Any = None) -> Di
     chains: List[Dict[str, Any]] = []
 
     front = []
+    sources = [peer["public_ip"] for peer in peers]
+    if plan.get("backend") == "bgp" and plan.get("bgp"):
+        # BGP: the addresses of this host's sessions, routers outside the fabric included
+        # (imported here: the bgp module builds on this one).
+        from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp as _bgp
+
+        sources = _bgp.bgp_peer_addresses(plan, host)
     for proto, port in backend_ports(plan):
         match = "-p %s -m %s --dport %d" % (proto, proto, port)
-        front += ["-s %s/32 %s -j ACCEPT" % (peer["public_ip"], match) for peer in peers]
+        front += ["-s %s/32 %s -j ACCEPT" % (source, match) for source in sources]
         front.append("%s -j DROP" % match)
     if front:
         chains.append({"table": "filter", "chain": "FABRIC-INPUT", "hook": "INPUT",

@@ -88,20 +88,29 @@ def test_a_peer_behind_a_router_is_refused_by_name_and_nothing_changes(fabric):
     assert failed["not_adjacent"] and table(lab, h1) == before
 
 
+@pytest.mark.parametrize("module", ["fabric_routes", "fabric_vxlan"])
 @pytest.mark.parametrize(
     "dst, word",
     [("0.0.0.0/0", "covers every address"), ("192.0.2.0/24", "not inside the cluster network"),
-     ("10.244.1.0/25", "own subnet")],
+     ("10.244.1.0/25", "own subnet"), ("10.244.0.0/16", "own subnet")],
 )
-def test_routes_that_are_not_the_fabrics_are_refused(fabric, dst, word):
+def test_routes_that_are_not_the_fabrics_are_refused(fabric, module, dst, word):
+    """Both modules that own tagged routes refuse, before any change, a route that is not the fabric's."""
     lab = fabric.lab
     h1 = fabric.host[1]
     lab.ex(h1, "ip", "route", "add", "default", "via", "192.0.2.254")
+    if module == "fabric_vxlan":
+        args = fabric.args(1, cluster_network="10.244.0.0/16", local_subnet="10.244.1.0/24")
+        lab.module(h1, args)
+        args["routes"].append({"dst": dst, "via": "10.244.2.0", "onlink": True})
+        refuse = dict(args=args)
+    else:
+        args = gw_args(fabric, 1)
+        args["routes"].append({"dst": dst, "via": "192.0.2.2", "dev": "eth0"})
+        refuse = dict(args=args, module=ROUTES)
     before = table(lab, h1)
-    args = gw_args(fabric, 1)
-    args["routes"].append({"dst": dst, "via": "192.0.2.2", "dev": "eth0"})
-    failed = gw(fabric, 1, args, expect_fail=True)
-    assert word in failed["msg"]
+    failed = lab.module(h1, expect_fail=True, **refuse)
+    assert word in failed["msg"] and dst in failed["msg"]
     assert table(lab, h1) == before
 
 

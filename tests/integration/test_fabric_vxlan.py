@@ -657,20 +657,3 @@ def test_a_route_to_everything_is_refused_and_the_default_route_kept(fabric):
     default = [r for r in lab.json(h1, "ip", "-j", "route", "show", "default")]
     assert [(r["gateway"], r["dev"], r.get("protocol", "boot")) for r in default] == [("192.0.2.254", "eth0", "boot")]
     assert lab.ex(h1, "ip", "link", "show", "flannel.1", check=False).returncode != 0  # nothing was built
-
-
-@pytest.mark.parametrize(
-    "dst, word",
-    [("192.0.2.0/24", "not inside the cluster network"), ("10.244.1.0/24", "own subnet"),
-     ("10.244.0.0/16", "own subnet")],
-)
-def test_routes_outside_the_cluster_or_over_the_own_subnet_are_refused(fabric, dst, word):
-    lab = fabric.lab
-    h1 = fabric.host[1]
-    apply_all(fabric)
-    before = link_state(lab, h1)
-    args = fabric.args(1, cluster_network="10.244.0.0/16", local_subnet="10.244.1.0/24")
-    args["routes"].append({"dst": dst, "via": "10.244.2.0", "onlink": True})
-    failed = lab.module(h1, args, expect_fail=True)
-    assert word in failed["msg"] and dst in failed["msg"]
-    assert link_state(lab, h1) == before

@@ -284,3 +284,43 @@ def webs(plan):
     yield addrs
     for name in addrs:
         stop_web(node(name))
+
+
+# --- steps shared by the scenarios' checks ------------------------------------------------------
+
+
+def converge(*args: str, inventory: str | os.PathLike = INVENTORY, what: str = "converge"):
+    """site.yml as a user runs it; fails the test with Ansible's output when it fails."""
+    run = ansible_playbook(*args, inventory=inventory)
+    assert run.returncode == 0, f"{what} failed:\n{run.stdout[-4000:]}\n{run.stderr[-3000:]}"
+    return run
+
+
+def traffic_with(plan: dict, name: str) -> list[str]:
+    """Fresh web workloads on every node, traffic between `name` and each other node both ways
+    (ping, and TCP seen unmasqueraded), the workloads removed; what went wrong."""
+    webs = start_webs(plan)
+    try:
+        pairs = [(name, other) for other in sorted(webs) if other != name]
+        return traffic_faults(plan, webs, pairs + [(b, a) for a, b in pairs])
+    finally:
+        for each in webs:
+            stop_web(node(each))
+
+
+def restart_node(name: str, plan: dict) -> None:
+    """`docker restart` of a lab node (systemd shuts down and boots again), back and booted."""
+    subprocess.run(["docker", "restart", name], check=True, capture_output=True, timeout=180)
+    wait_until_booted(name)
+    if node_address(name) != plan["hosts"][name]["public_ip"]:
+        pytest.fail(
+            f"{name} came back with another address on the lab network ({node_address(name)}): "
+            "a lab artifact (Docker reassigned it), not a fabric fault",
+            pytrace=False,
+        )
+
+
+def unit(host, name: str, *props: str) -> dict[str, str]:
+    """Properties of a systemd unit on a node."""
+    out = host.check_output(f"systemctl show {name} " + " ".join(f"-p {p}" for p in props))
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from fabric_lab import (
-    ansible_playbook,
+    converge,
     expected_entries,
     fabric_entries,
     inventory_without,
@@ -18,9 +18,7 @@ from fabric_lab import (
     load_plan,
     mentions,
     node,
-    start_webs,
-    stop_web,
-    traffic_faults,
+    traffic_with,
 )
 
 GONE = "vxlan-node3"
@@ -34,8 +32,7 @@ def before() -> dict:
 
 def test_a_node_removed_from_the_inventory_leaves_no_entries_on_the_others(before, tmp_path_factory):
     inventory = inventory_without(GONE, tmp_path_factory.mktemp("inventory"))
-    run = ansible_playbook(inventory=inventory)
-    assert run.returncode == 0, f"converge without {GONE} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    converge(inventory=inventory, what=f"converge without {GONE}")
 
     plan = load_plan()
     assert sorted(plan["hosts"]) == sorted(set(before["hosts"]) - {GONE})
@@ -50,19 +47,12 @@ def test_a_node_removed_from_the_inventory_leaves_no_entries_on_the_others(befor
 
 
 def test_the_node_added_back_gets_its_old_subnet_and_traffic_flows(before):
-    run = ansible_playbook()
-    assert run.returncode == 0, f"converge with {GONE} back failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    converge(what=f"converge with {GONE} back")
 
     plan = load_plan()
     assert plan["hosts"][GONE]["subnet"] == before["hosts"][GONE]["subnet"], "not its old subnet"
     for name in sorted(plan["hosts"]):
         assert fabric_entries(node(name)) == expected_entries(plan, name), f"{name}: flannel.1 entries"
 
-    webs = start_webs(plan)
-    try:
-        pairs = [(GONE, other) for other in sorted(webs) if other != GONE]
-        faults = traffic_faults(plan, webs, pairs + [(b, a) for a, b in pairs])
-    finally:
-        for name in webs:
-            stop_web(node(name))
+    faults = traffic_with(plan, GONE)
     assert not faults, "traffic with the node added back:\n  " + "\n  ".join(faults)

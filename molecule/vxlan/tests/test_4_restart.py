@@ -17,7 +17,6 @@ firewall) sets it, so that only the fabric's FORWARD accepts can carry the traff
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 from fabric_lab import (
@@ -25,12 +24,12 @@ from fabric_lab import (
     fabric_entries,
     fabric_rules,
     node,
-    node_address,
+    restart_node,
     seen_as,
     start_webs,
     stop_web,
     traffic_faults,
-    wait_until_booted,
+    unit,
 )
 
 NODE = "vxlan-node2"
@@ -44,20 +43,8 @@ def before(plan) -> dict:
     seen = {"entries": fabric_entries(host), "rules": fabric_rules(host)}
     assert seen["entries"] == expected_entries(plan, NODE), "the fabric is not converged before the restart"
     assert seen["rules"], "no fabric rules before the restart"
-    subprocess.run(["docker", "restart", NODE], check=True, capture_output=True, timeout=180)
-    wait_until_booted(NODE)
-    if node_address(NODE) != plan["hosts"][NODE]["public_ip"]:
-        pytest.fail(
-            f"{NODE} came back with another address on the lab network ({node_address(NODE)}): "
-            "a lab artifact (Docker reassigned it), not a fabric fault",
-            pytrace=False,
-        )
+    restart_node(NODE, plan)
     return seen
-
-
-def unit(host, name: str, *props: str) -> dict[str, str]:
-    out = host.check_output(f"systemctl show {name} " + " ".join(f"-p {p}" for p in props))
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
 def test_boot_units_ran_before_docker(before):

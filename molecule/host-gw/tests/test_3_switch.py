@@ -1,0 +1,123 @@
+"""Switching the backend of a running fabric: host-gw -> vxlan -> host-gw, with a TCP connection open.
+
+A workload on hostgw-node1 streams a line every 0.1 s over one TCP connection to a workload on
+hostgw-node2, and another pings it every 0.1 s. site.yml runs with fabric_backend=vxlan, then with
+the scenario's host-gw again. After each switch: the new backend's state is complete and nothing of
+the old one is left (device, entries, routes, boot script, unit); the TCP connection is the same one
+and still carries data. The longest gap between two answered pings is printed and bounded.
+
+The switch changes Docker's MTU (50 bytes of VXLAN), so the docker role restarts Docker: the
+containers keep running because the nodes have Docker's live-restore on (prepare.yml), as a host
+must for any restart of Docker without restarting its containers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+
+import pytest
+from fabric_lab import converge, expected_entries, fabric_entries, load_plan, node
+from hostgw_lab import expected_routes, hostgw_leftovers, routes, vxlan_leftovers
+
+CLIENT, SERVER = "hostgw-node1", "hostgw-node2"
+PORT = 9000
+INTERVAL = 0.1
+MAX_GAP = 3.0  # seconds between two answered pings, across both switches
+
+
+def running(host, name: str) -> bool:
+    return host.run(f"docker inspect -f '{{{{.State.Running}}}}' {name}").stdout.strip() == "true"
+
+
+def received(host) -> int:
+    """Lines the server workload has received on its one TCP connection."""
+    return int(host.check_output("docker exec fabric-tcp-server sh -c 'wc -l < /tmp/received'") or 0)
+
+
+def assert_stream_alive(client, server, label: str) -> None:
+    assert running(server, "fabric-tcp-server"), f"{label}: the server's connection ended"
+    assert running(client, "fabric-tcp-client"), f"{label}: the client's connection ended"
+    before = received(server)
+    time.sleep(1.5)
+    assert received(server) > before, f"{label}: no data through the TCP connection any more"
+
+
+@pytest.fixture(scope="module")
+def stream(plan):
+    client, server = node(CLIENT), node(SERVER)
+    names = ((server, "fabric-tcp-server"), (client, "fabric-tcp-client"), (client, "fabric-pinger"))
+    for host, name in names:
+        host.run(f"docker rm -f {name}")
+    server.check_output(
+        f"docker run -d --name fabric-tcp-server busybox sh -c 'nc -l -p {PORT} > /tmp/received'"
+    )
+    addr = server.check_output("docker inspect -f '{{.NetworkSettings.IPAddress}}' fabric-tcp-server")
+    # Only ever send packets to the lab's own containers.
+    assert ipaddress.ip_address(addr) in ipaddress.ip_network(plan["hosts"][SERVER]["subnet"]), addr
+    time.sleep(0.5)
+    client.check_output(
+        "docker run -d --name fabric-tcp-client busybox sh -c "
+        f"'i=0; while :; do i=$((i+1)); echo $i; sleep {INTERVAL}; done | nc {addr} {PORT}'"
+    )
+    client.check_output(f"docker run -d --name fabric-pinger busybox ping -i {INTERVAL} {addr}")
+    assert_stream_alive(client, server, "before the switch")
+    yield client, server
+    for host, name in names:
+        host.run(f"docker rm -f {name}")
+
+
+def switch(backend: str | None) -> dict:
+    """site.yml with fabric_backend=backend (None: the scenario's host-gw); the new plan."""
+    args = ("-e", f"fabric_backend={backend}") if backend else ()
+    start = time.monotonic()
+    converge(*args, what=f"switch to {backend or 'host-gw'}")
+    print(f"\nswitch to {backend or 'host-gw'}: site.yml took {time.monotonic() - start:.1f} s")
+    plan = load_plan()
+    assert plan["backend"] == (backend or "host-gw")
+    return plan
+
+
+def faults_after_switch(plan: dict) -> list[str]:
+    """The new backend complete on every node, nothing of the old one left."""
+    faults = []
+    for name in sorted(plan["hosts"]):
+        host = node(name)
+        if plan["backend"] == "vxlan":
+            have, want, leftovers = fabric_entries(host), expected_entries(plan, name), hostgw_leftovers(host)
+        else:
+            have, want, leftovers = routes(host), expected_routes(plan, name), vxlan_leftovers(host)
+        if have != want:
+            faults.append(f"{name}: {have} != {want}")
+        faults += [f"{name}: the old backend left its {thing}" for thing in leftovers]
+    return faults
+
+
+def longest_gap(client) -> tuple[float, int, int]:
+    """(longest time between two answered pings, pings answered, highest sequence) of the pinger."""
+    log = client.check_output("docker logs fabric-pinger 2>&1")
+    seqs = sorted({int(m) for m in re.findall(r"seq=(\d+)", log)})
+    assert len(seqs) > 50, log[-2000:]
+    gap = max(b - a for a, b in zip(seqs, seqs[1:], strict=False)) * INTERVAL
+    return gap, len(seqs), seqs[-1]
+
+
+def test_switch_to_vxlan_leaves_nothing_of_host_gw_and_keeps_the_connection(stream):
+    client, server = stream
+    faults = faults_after_switch(switch("vxlan"))
+    assert not faults, "\n".join(faults)
+    assert_stream_alive(client, server, "after the switch to vxlan")
+
+
+def test_switch_back_to_host_gw_leaves_nothing_of_vxlan_and_keeps_the_connection(stream):
+    client, server = stream
+    faults = faults_after_switch(switch(None))
+    assert not faults, "\n".join(faults)
+    assert_stream_alive(client, server, "after the switch back to host-gw")
+    gap, answered, sent = longest_gap(client)
+    print(
+        f"\nping every {INTERVAL} s across both switches: {answered} of {sent + 1} answered, "
+        f"longest gap between two answers {gap:.1f} s; TCP lines received {received(server)}"
+    )
+    assert gap <= MAX_GAP, f"traffic stopped for {gap:.1f} s during the switches"

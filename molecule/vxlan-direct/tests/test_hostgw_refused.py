@@ -1,0 +1,44 @@
+"""host-gw is refused across a router, by name, and no host changes.
+
+The lab's two segments are joined by direct-router: direct-b1 cannot reach direct-a1 or direct-a2
+without it. site.yml with fabric_backend=host-gw must stop before any host changes, naming the
+hosts on each side and suggesting vxlan with direct routing. Every node's routes (all tables),
+links, policy rules and iptables rules, and the lease file, are compared before and after.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fabric_lab import LEASE_FILE, ansible_playbook, node
+
+NODES = ("direct-a1", "direct-a2", "direct-b1")
+
+
+def snapshot(name: str) -> dict:
+    host = node(name)
+    routes = json.loads(host.check_output("ip -4 -j route show table all"))
+    links = json.loads(host.check_output("ip -j link show"))
+    return {
+        "routes": sorted(json.dumps(r, sort_keys=True) for r in routes),
+        "links": sorted((d["ifname"], d["ifindex"], d.get("mtu")) for d in links),
+        "rules": host.check_output("ip -j rule show"),
+        "iptables": [host.check_output(f"iptables -w -t {table} -S") for table in ("filter", "nat", "raw")],
+        "files": host.check_output("ls -la /etc/crosshost-fabric /etc/systemd/system"),
+    }
+
+
+def test_host_gw_across_a_router_is_refused_naming_the_pairs_and_nothing_changes():
+    before = {name: snapshot(name) for name in NODES}
+    leases = LEASE_FILE.read_text(encoding="utf-8")
+    run = ansible_playbook("-e", "fabric_backend=host-gw")
+    out = run.stdout + run.stderr
+    assert run.returncode != 0, out[-3000:]
+    assert "hosts direct-a1, direct-a2" in out and "cannot reach hosts direct-b1" in out, out[-3000:]
+    assert "fabric_vxlan_direct_routing=true" in out
+    assert "nothing was changed" in out
+    after = {name: snapshot(name) for name in NODES}
+    for name in NODES:
+        for key in before[name]:
+            assert after[name][key] == before[name][key], f"{name}: {key} changed"
+    assert LEASE_FILE.read_text(encoding="utf-8") == leases
