@@ -42,14 +42,10 @@ author:
   - crosshost.fabric developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - crosshost.fabric.attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows the owned chains, their rules and the owned jumps, one per line.
-  platform:
-    platforms: posix
 requirements:
   - iptables (C(iptables-save), C(iptables-restore)); C(unshare) from util-linux for canonicalisation.
   - Root (or C(CAP_NET_ADMIN) and C(CAP_SYS_ADMIN)) on the target.

@@ -34,21 +34,13 @@ requirements:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - crosshost.fabric.attributes.controller
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
-    support: full
     details: Computes the plan and reports what it would write; writes nothing.
   diff_mode:
     support: full
     details: Shows the lease file before and after.
-  platform:
-    platforms: all
 options:
   # BEGIN generated from plugins/plugin_utils/options.py by make docs
   group:

@@ -24,20 +24,12 @@ requirements:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - crosshost.fabric.attributes.controller
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
-    support: full
     details: It only reads the inventory.
   diff_mode:
     support: none
-  platform:
-    platforms: all
 options:
   group:
     description: Inventory group whose hosts form the fabric.

@@ -36,17 +36,13 @@ requirements:
   - iproute2 with JSON output (C(ip -j)) on the managed host.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - crosshost.fabric.attributes
   - crosshost.fabric.routes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details:
       - The diff lists the owned routes before and after, one a line, sorted; a second diff item
         shows the boot script when it changes.
-  platform:
-    platforms: posix
 options:
   state:
     description:
@@ -113,7 +109,7 @@ seealso:
     description: The design this module serves.
     link: https://github.com/flannel-io/flannel/blob/master/Documentation/backends.md#host-gw
 author:
-  - crosshost.fabric contributors
+  - crosshost.fabric developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -53,17 +53,13 @@ requirements:
   - A Linux kernel with the vxlan driver.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - crosshost.fabric.attributes
   - crosshost.fabric.routes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details:
       - The diff lists the owned state before and after, one entry per line, sorted; a second
         diff item shows the boot script when it changes.
-  platform:
-    platforms: posix
 options:
   state:
     description:

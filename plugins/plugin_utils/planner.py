@@ -1038,9 +1038,16 @@ def firewall_state(plan: Mapping[str, Any], host: str, docker: Any = None) -> Di
     chains: List[Dict[str, Any]] = []
 
     front = []
+    sources = [peer["public_ip"] for peer in peers]
+    if plan.get("backend") == "bgp" and plan.get("bgp"):
+        # BGP: the addresses of this host's sessions, routers outside the fabric included
+        # (imported here: the bgp module builds on this one).
+        from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp as _bgp
+
+        sources = _bgp.bgp_peer_addresses(plan, host)
     for proto, port in backend_ports(plan):
         match = "-p %s -m %s --dport %d" % (proto, proto, port)
-        front += ["-s %s/32 %s -j ACCEPT" % (peer["public_ip"], match) for peer in peers]
+        front += ["-s %s/32 %s -j ACCEPT" % (source, match) for source in sources]
         front.append("%s -j DROP" % match)
     if front:
         chains.append({"table": "filter", "chain": "FABRIC-INPUT", "hook": "INPUT",

@@ -3,25 +3,28 @@
 
 mutmut 3 copies the code it mutates into ``mutants/`` and names each mutant after the module the code
 is imported as. The collection is imported as ``ansible_collections.crosshost.fabric``, so each folder
-is staged under ``.build/mutation/<folder>/ansible_collections/crosshost/fabric/`` (a copy of
-plugins/, tests/ and galaxy.yml); mutmut runs there with the fast suites (tests/unit; the two
+is staged under ``.build/mutation/<folder>/ansible_collections/crosshost/fabric/`` (a copy of the
+checkout's files as git lists them); mutmut runs there with the fast suites (tests/unit; the two
 2,000-example property tests of tests/unit/test_properties.py are left out for time; their
 exhaustion branch is covered by the derandomised property test in tests/unit/test_mutants.py).
 tests/conftest.py links the staged copy as the collection, so the tests import the mutants.
 
 Then it prints the score per folder and compares the surviving mutants with the reviewed list
-tests/mutation/survivors.yml (each entry: where, the line removed and the line added, and why the
-mutant is equivalent or not worth a test). A survivor not in the list, or a score under --min-score,
+tests/mutation/survivors.yml (each entry: where, the line removed and the line added, its kind and
+why: ``equivalent`` (no test can tell it from the original), or ``untested`` (a real gap, left for
+the code's owner, named there)). A survivor not in the list, or a score under --min-score,
 fails the run; listed entries that no longer survive are reported as stale.
 
 Usage: tests/mutation/run.py [plugin_utils] [module_utils] [--min-score 90] [--max-children 1]
        tests/mutation/run.py --report plugin_utils   (score and survivors of the last run only)
+       tests/mutation/run.py --rerun-survivors plugin_utils   (after adding tests: only the survivors again)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -41,9 +44,7 @@ SETUP_CFG = """\
 [mutmut]
 source_paths={pkg}/plugins/{folder}
 also_copy=
-    {pkg}/tests
-    {pkg}/plugins
-    {pkg}/galaxy.yml
+    {pkg}
 pytest_add_cli_args_test_selection=
     {pkg}/tests/unit
 pytest_add_cli_args=
@@ -58,10 +59,15 @@ def stage(folder: str) -> str:
     shutil.rmtree(where, ignore_errors=True)
     dest = os.path.join(where, PKG)
     os.makedirs(dest)
-    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".hypothesis")
-    for name in ("plugins", "tests"):
-        shutil.copytree(os.path.join(ROOT, name), os.path.join(dest, name), ignore=ignore)
-    shutil.copy2(os.path.join(ROOT, "galaxy.yml"), dest)
+    # The whole checkout as git sees it (tracked and new files): tests read roles/, tools/, README.md...
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        src = os.path.join(ROOT, name)
+        if not os.path.isfile(src):
+            continue  # deleted but still in the index
+        os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
+        shutil.copy2(src, os.path.join(dest, name), follow_symlinks=False)
     with open(os.path.join(where, "setup.cfg"), "w", encoding="utf-8") as handle:
         handle.write(SETUP_CFG.format(pkg=PKG, folder=folder))
     return where
@@ -77,9 +83,9 @@ def mutmut(where: str, *args: str, nice: int = 15) -> None:
         sys.exit("mutmut %s failed (rc %d): see %s" % (" ".join(args), rc, os.path.join(where, "mutmut.log")))
 
 
-def collect(where: str) -> list[dict]:
+def collect(where: str, diffs: bool = True) -> list[dict]:
     """Every mutant with its status, and for survivors the lines it changes (read with mutmut's own API)."""
-    code = r"""
+    code = "DIFFS = %r\n" % diffs + r"""
 import json, sys
 from mutmut.__main__ import walk_mutatable_files
 from mutmut.mutation.data import SourceFileMutationData
@@ -92,10 +98,12 @@ for path in walk_mutatable_files():
     for name, code in sorted(m.exit_code_by_key.items()):
         status = status_by_exit_code[code]
         entry = {"name": name, "status": status}
-        if status not in ("killed", "timeout", "caught by type check"):
+        if DIFFS and status not in ("killed", "timeout", "caught by type check", "not checked"):
             diff = get_diff_for_mutant(name, path=path).splitlines()
             entry["minus"] = [l[1:].strip() for l in diff if l.startswith("-") and not l.startswith("---")]
             entry["plus"] = [l[1:].strip() for l in diff if l.startswith("+") and not l.startswith("+++")]
+        else:
+            entry["minus"] = entry["plus"] = []
         out.append(entry)
 json.dump(out, sys.stdout)
 """
@@ -122,15 +130,30 @@ def load_reviewed() -> dict[tuple, str]:
         return {}
     with open(REVIEWED, encoding="utf-8") as handle:
         entries = yaml.safe_load(handle) or []
-    return {key(e["where"], e.get("minus", []), e.get("plus", [])): e["why"] for e in entries}
+    return {key(e["where"], e.get("minus", []), e.get("plus", [])): (e.get("kind", "equivalent"), e["why"])
+            for e in entries}
 
 
 def report(folder: str, where: str, min_score: float, seconds: float | None) -> bool:
     mutants = collect(where)
     total = len(mutants)
     killed = sum(m["status"] in KILLED for m in mutants)
-    survivors = [m for m in mutants if m["status"] not in KILLED]
-    score = 100.0 * killed / total if total else 0.0
+    unchecked = [m for m in mutants if m["status"] == "not checked"]
+    checked = total - len(unchecked)
+    survivors = [m for m in mutants if m["status"] not in KILLED and m["status"] != "not checked"]
+    score = 100.0 * killed / checked if checked else 0.0
+    per_file: dict[str, list[int]] = {}
+    for m in mutants:
+        row = per_file.setdefault(where_of(m["name"]).split(".")[0], [0, 0, 0])
+        row[0] += m["status"] in KILLED
+        row[1] += m["status"] != "not checked"
+        row[2] += 1
+    for name, (k, c, t) in sorted(per_file.items()):
+        print("  %-12s %5d killed of %5d checked (%5.1f %%)%s"
+              % (name + ".py", k, c, 100.0 * k / c if c else 0.0, "" if c == t else ", %d not checked" % (t - c)))
+    if unchecked:
+        print("  %d of %d mutants not checked (an interrupted run): the score below is over the checked ones"
+              % (len(unchecked), total))
     reviewed = load_reviewed()
     unreviewed, seen = [], set()
     for m in survivors:
@@ -141,8 +164,14 @@ def report(folder: str, where: str, min_score: float, seconds: float | None) -> 
     mine = {k for k in reviewed if k[0].split(".")[0] in {where_of(m["name"]).split(".")[0] for m in mutants}}
     stale = sorted(mine - seen)
     took = " in %.0f s" % seconds if seconds is not None else ""
-    print("mutation score %s: %d of %d mutants killed = %.1f %%%s; %d survive (%d reviewed as equivalent, %d not)"
-          % (folder, killed, total, score, took, len(survivors), len(survivors) - len(unreviewed), len(unreviewed)))
+    kinds: dict[str, int] = {}
+    for m in survivors:
+        k = key(where_of(m["name"]), m["minus"], m["plus"])
+        if k in reviewed:
+            kinds[reviewed[k][0]] = kinds.get(reviewed[k][0], 0) + 1
+    print("mutation score %s: %d of %d mutants killed = %.1f %%%s; %d survive (reviewed: %s; not reviewed: %d)"
+          % (folder, killed, checked, score, took, len(survivors),
+             ", ".join("%d %s" % (n, kind) for kind, n in sorted(kinds.items())) or "none", len(unreviewed)))
     by_status: dict[str, int] = {}
     for m in mutants:
         by_status[m["status"]] = by_status.get(m["status"], 0) + 1
@@ -157,7 +186,7 @@ def report(folder: str, where: str, min_score: float, seconds: float | None) -> 
         print("  stale review entry (no longer survives): %s  - %s  + %s" % (k[0], " / ".join(k[1]), " / ".join(k[2])))
     with open(os.path.join(where, "survivors.json"), "w", encoding="utf-8") as handle:
         json.dump([dict(m, where=where_of(m["name"])) for m in survivors], handle, indent=1)
-    ok = score >= min_score and not unreviewed
+    ok = score >= min_score and not unreviewed and not unchecked
     if not ok:
         print("  FAILED: score under %.0f %% or survivors not reviewed (tests/mutation/survivors.yml)" % min_score)
     return ok
@@ -169,12 +198,29 @@ def main() -> int:
     parser.add_argument("--min-score", type=float, default=90.0)
     parser.add_argument("--max-children", type=int, default=1)
     parser.add_argument("--report", action="store_true", help="report on the last run, run nothing")
+    parser.add_argument("--only", default="", help="with --rerun-survivors: only mutants whose module.function "
+                                                   "matches this regular expression")
+    parser.add_argument("--rerun-survivors", action="store_true",
+                        help="copy the current tests/ into the last run and run its surviving (checked) mutants again "
+                             "(after adding tests: killed mutants stay killed, so this gives the new score fast)")
     args = parser.parse_args()
     ok = True
     for folder in args.folders:
         where = os.path.join(STAGE, folder)
         seconds = None
-        if not args.report:
+        if args.rerun_survivors:
+            start = time.monotonic()
+            names = [m["name"] for m in collect(where, diffs=False) if m["status"] not in KILLED
+                     and m["status"] != "not checked" and re.search(args.only, where_of(m["name"]))]
+            tests = os.path.join(where, "mutants", PKG, "tests")
+            shutil.rmtree(tests)
+            shutil.copytree(os.path.join(ROOT, "tests"), tests,
+                            ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".hypothesis"))
+            print("mutmut: %d surviving mutants of plugins/%s again, with the current tests" % (len(names), folder),
+                  flush=True)
+            mutmut(where, "run", "--max-children", str(args.max_children), *names)
+            seconds = time.monotonic() - start
+        elif not args.report:
             start = time.monotonic()
             where = stage(folder)
             print("mutmut on plugins/%s (staged in %s, log mutmut.log there)" % (folder, where), flush=True)

@@ -322,3 +322,30 @@ def test_addresses_from_facts_skip_loopback_and_fabric_devices():
         "tunl0": {"ipv4": {"address": "10.244.1.0", "netmask": "255.255.255.255"}},
     }
     assert bgp.addresses_from_facts(facts) == ["192.0.2.5/24", "192.0.2.6/24", "203.0.113.5/30"]
+
+
+# --------------------------------------------------------------------------- the front door
+
+
+def front_door(plan, host):
+    chains = {c["chain"]: c for c in planner.firewall_state(plan, host)["chains"]}
+    return chains["FABRIC-INPUT"]["rules"]
+
+
+def test_bgp_port_is_accepted_from_the_sessions_peers_only_routers_included():
+    inputs = mesh(3)
+    for i in inputs:
+        i.peers = [{"address": "192.0.2.1", "asn": 65000}]
+    plan, _ = make_plan(inputs, BgpSettings(mode="peers"))
+    assert front_door(plan, "node1") == [
+        "-s 192.0.2.1/32 -p tcp -m tcp --dport 179 -j ACCEPT", "-p tcp -m tcp --dport 179 -j DROP"]
+    plan, _ = make_plan(mesh(3))
+    assert front_door(plan, "node1") == [
+        "-s 192.0.2.12/32 -p tcp -m tcp --dport 179 -j ACCEPT", "-s 192.0.2.13/32 -p tcp -m tcp --dport 179 -j ACCEPT",
+        "-p tcp -m tcp --dport 179 -j DROP"]
+
+
+def test_bgp_port_of_a_rack_host_is_open_to_its_reflector_only():
+    plan, _ = make_plan(two_racks(), BgpSettings(mode="route-reflector"), public_net=None)
+    assert front_door(plan, "a1") == [
+        "-s 192.0.2.1/32 -p tcp -m tcp --dport 179 -j ACCEPT", "-p tcp -m tcp --dport 179 -j DROP"]

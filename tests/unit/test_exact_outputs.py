@@ -614,3 +614,78 @@ def test_a_new_ledger_goes_into_a_new_folder_with_mode_0644(tmp_path):
     assert yaml.safe_load(path.read_text())["leases"] == {"a": {"subnet": "10.244.1.0/24", "public_ip": "192.0.2.1"}}
     assert os.stat(path).st_mode & 0o777 == 0o644
     assert sorted(os.listdir(path.parent)) == [".leases.yml.lock", "leases.yml"]
+
+
+def test_subnet_env_is_parsed_like_a_shell_would_source_it():
+    text = ('# flannel\nFLANNEL_NETWORK=10.244.0.0/16\n  FLANNEL_SUBNET = "10.244.3.1/24"  \n'
+            "FLANNEL_MTU='1450'\n#FLANNEL_IPMASQ=true\n=orphan\nNO_EQUALS\nOPTS=a=b\n")
+    assert planner.parse_subnet_env(text) == {
+        "FLANNEL_NETWORK": "10.244.0.0/16", "FLANNEL_SUBNET": "10.244.3.1/24", "FLANNEL_MTU": "1450", "OPTS": "a=b"}
+    assert planner.parse_subnet_env(None) == {} and planner.parse_subnet_env("") == {}
+
+
+def test_an_empty_public_ip_is_no_public_ip():
+    assert planner.host_from_facts("n", public_ip="").public_ip is None
+    assert planner.host_from_facts("n", public_ip="", facts=FACTS).public_ip == "192.0.2.10"
+    # An explicit interface that holds no address: still the one used, with no MTU from facts.
+    h = planner.host_from_facts("n", facts=FACTS, iface="eth0", public_ip="203.0.113.9")
+    assert (h.iface, h.iface_mtu, h.public_net) == ("eth0", 9000, "203.0.113.0/25")
+
+
+# --------------------------------------------------------------------------- #
+# options.py: the action's arguments -> planner.Settings
+# --------------------------------------------------------------------------- #
+
+
+def test_settings_from_no_arguments_are_the_planner_defaults():
+    from ansible_collections.crosshost.fabric.plugins.plugin_utils import options
+
+    kwargs = options.settings_kwargs({})
+    assert kwargs == {
+        "network": "10.244.0.0/16", "subnet_len": 24, "subnet_min": None, "subnet_max": None, "backend": "vxlan",
+        "reserved": ("172.17.0.0/16",), "vxlan_vni": 1, "vxlan_port": 8472, "vxlan_direct_routing": False,
+        "vxlan_checksum_offload_workaround": "auto", "ip_masq": True, "route_protocol": 244, "default_mtu": 1500}
+    assert S(**kwargs) == S()
+
+
+def test_settings_from_arguments_empty_strings_unset_lists_become_tuples():
+    from ansible_collections.crosshost.fabric.plugins.plugin_utils import options
+
+    kwargs = options.settings_kwargs({"subnet_min": "", "subnet_max": "10.244.9.0", "backend": "",
+                                      "reserved_networks": ["10.0.0.0/8"], "network": "10.9.0.0/16"})
+    assert (kwargs["subnet_min"], kwargs["subnet_max"]) == (None, "10.244.9.0")
+    assert kwargs["backend"] == ""  # has a default: an empty string stays, and is refused by the planner
+    assert kwargs["reserved"] == ("10.0.0.0/8",) and kwargs["network"] == "10.9.0.0/16"
+
+
+def test_argument_spec_defaults_are_plain_lists():
+    from ansible_collections.crosshost.fabric.plugins.plugin_utils import options
+
+    spec = options.argument_spec()
+    assert spec["reserved_networks"]["default"] == ["172.17.0.0/16"]
+    assert type(spec["reserved_networks"]["default"]) is list
+    spec["reserved_networks"]["default"].append("10.0.0.0/8")  # a copy: the next caller gets the default
+    assert options.argument_spec()["reserved_networks"]["default"] == ["172.17.0.0/16"]
+
+
+def test_a_duplicate_key_is_named_with_its_line(tmp_path):
+    path = tmp_path / "leases.yml"
+    path.write_text("version: 2\nnetwork: 10.244.0.0/16\nsubnet_len: 24\nleases:\n  a: {subnet: 10.244.1.0/24}\n"
+                    "  a: {subnet: 10.244.2.0/24}\n# end of lease ledger: 1 leases, 0 released\n")
+    with pytest.raises(PlanError) as exc:
+        ledger.read(str(path))
+    assert exc.value.problems == [
+        "lease file %s: key 'a' twice in one mapping (line 6); YAML would keep only the last one, so a host could "
+        "be renumbered: fix the file by hand" % path]
+
+
+def test_released_subnets_are_written_in_address_order_and_returned(tmp_path):
+    released = {"10.244.10.0/24": {"host": "z"}, "10.244.9.0/24": {"host": "y"}}
+    text = ledger.render("10.244.0.0/16", 24, {}, {}, released)
+    assert text.index("10.244.9.0/24") < text.index("10.244.10.0/24")
+    path = str(tmp_path / "leases.yml")
+    ledger.plan(path, S(), [H("a", public_ip="192.0.2.1"), H("b", public_ip="192.0.2.2")])
+    out = ledger.plan(path, S(), [H("a", public_ip="192.0.2.1")], release=["b"], now="2026-11-26T20:00:00Z")
+    assert out["released_subnets"] == {"10.244.2.0/24": {"host": "b", "released_at": "2026-11-26T20:00:00Z"}}
+    absent = ledger.read(str(tmp_path / "none.yml"))
+    assert absent["version"] is None and absent["path"] == str(tmp_path / "none.yml")
