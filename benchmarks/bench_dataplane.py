@@ -14,7 +14,7 @@ fabric to host-gw with site.yml (fabric_backend=host-gw) and measures again:
   container to container  the same containers' path over host-gw routes (no encapsulation)
 
 host-gw puts container addresses on the lab network's wire, which this machine's own Docker drops
-between bridged ports of an internal network (LAB.md); for the host-gw part the benchmark inserts
+between bridged ports of an internal network (lab/README.md); for the host-gw part the benchmark inserts
 `iptables -I DOCKER-USER -i br-<id> -o br-<id> -j ACCEPT` on the machine and removes it at the end.
 
 The busybox image has no iperf3: the node's iperf3 runs inside the inner container's network

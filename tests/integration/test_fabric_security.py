@@ -16,9 +16,10 @@ iptables-restore, for two engines (the ``engine`` parameter):
   DOCKER-FORWARD (DOCKER-CT, DOCKER-ISOLATION-STAGE-1, DOCKER-BRIDGE, ``-i docker0 -j ACCEPT``),
   the DOCKER chain ending ``! -i docker0 -o docker0 -j DROP``, and raw PREROUTING
   ``-d <container>/32 ! -i docker0 -j DROP`` per container (moby #49792, #49829). This is a
-  faithful stand-in for the engine's ruleset: the same chains, rules and order, checked
-  against the ruleset Docker 28.5 wrote on a lab node; the kernel evaluates them exactly as it
-  would Docker's own.
+  faithful stand-in for the engine's ruleset: the filter table is, chain for chain and rule for
+  rule, the one Docker 28.5.2 wrote on a lab node (the sid node image), the raw rule the one
+  issue 14 quotes from such a node; the kernel evaluates them exactly as it would Docker's own.
+  The molecule ``vxlan`` scenario runs the same proofs on the real engines.
 
 What must hold on both: the containers reach each other both ways through the tunnel; the
 outsider's hand-made VXLAN frames (its own vxlan device, the right VNI, the node's VTEP MAC) to

@@ -32,10 +32,15 @@ def test_every_filter_example_is_a_real_task():
 def test_vxlan_state_example_passes_what_the_vxlan_role_passes():
     doc = dict(_docs())["vxlan_state"]
     example = [t for t in yaml.safe_load(doc["EXAMPLES"]) if "crosshost.fabric.fabric_vxlan" in t][0]
-    with open(os.path.join(ROOT, "roles", "vxlan", "tasks", "main.yml"), encoding="utf-8") as handle:
-        role = yaml.safe_load(handle)
-    build = [t for t in role if t.get("name") == "Build the VXLAN fabric"][0]
-    converge = [t for t in build["block"] if "crosshost.fabric.fabric_vxlan" in t][0]
+    converge = None
+    for path in sorted(glob.glob(os.path.join(ROOT, "roles", "vxlan", "tasks", "*.yml"))):
+        with open(path, encoding="utf-8") as handle:
+            for task in yaml.safe_load(handle) or ():
+                for sub in task.get("block") or [task]:
+                    args = sub.get("crosshost.fabric.fabric_vxlan")
+                    if args and args.get("state") == "present":
+                        converge = sub
+    assert converge is not None, "the vxlan role no longer converges with crosshost.fabric.fabric_vxlan"
     role_args = {k: v.replace("_vx.", "vx.") for k, v in converge["crosshost.fabric.fabric_vxlan"].items()
                  if k not in ("persist", "persist_dir")}
     assert example["crosshost.fabric.fabric_vxlan"] == role_args
