@@ -307,6 +307,13 @@ class ActionModule(ActionBase):
         warnings = []
         try:
             if problems:
+                # Report every fault at once: the planner's own findings join the ones above
+                # (check mode: no lock is taken and nothing is written).
+                try:
+                    ledger.plan(lease_file, settings, hosts, release=args["release"], check_mode=True,
+                                legacy_path=legacy_lease)
+                except planner.PlanError as exc:
+                    problems += [p for p in exc.problems if p not in problems]
                 raise planner.PlanError(problems)
             if args["backend"] == "bgp":
                 _bgp_section(args, names, hosts, task_vars)  # refuses bad BGP input before any write

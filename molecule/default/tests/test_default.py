@@ -295,8 +295,10 @@ def test_bad_input_stops_site_yml_before_any_host_changes(extra, expect):
     assert proc.returncode != 0, out
     for text in expect:
         assert text in out, out
+    # A node may have no recap line at all: the preflight play on localhost stops inventory faults
+    # before any node is in a play. Where a node has one, it changed nothing.
     for name in hosts:
-        assert re.search(rf"^{name}\s+:.*changed=0 ", out, re.M), f"{name} changed something:\n{out}"
+        assert not re.search(rf"^{name}\s+:.*changed=[1-9]", out, re.M), f"{name} changed something:\n{out}"
     assert "TASK [crosshost.fabric.forward" not in out and "TASK [crosshost.fabric.vxlan" not in out
     assert leases.read_bytes() == leases_before
     assert snapshot(hosts) == before
