@@ -51,7 +51,8 @@ def stream(plan):
     for host, name in names:
         host.run(f"docker rm -f {name}")
     server.check_output(
-        f"docker run -d --name fabric-tcp-server busybox sh -c 'nc -l -p {PORT} > /tmp/received'"
+        # busybox nc quits when its stdin ends (a detached container has none): feed it one that never does.
+        f"docker run -d --name fabric-tcp-server busybox sh -c 'tail -f /dev/null | nc -l -p {PORT} > /tmp/received'"
     )
     addr = server.check_output("docker inspect -f '{{.NetworkSettings.IPAddress}}' fabric-tcp-server")
     # Only ever send packets to the lab's own containers.
