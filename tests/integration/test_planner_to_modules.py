@@ -19,7 +19,7 @@ container's own address), over flannel.1; a container reaching the outside machi
 to its host's address (the outside machine has no route back to the cluster network); without the
 firewall part (negative control) the DROP policy stops container traffic; a second apply of the
 same plan changes nothing; a host added to the inventory gets a new subnet, the others keep theirs,
-and their re-apply adds exactly the new peer.
+and their re-apply adds exactly the new peer (and opens their front door to it).
 """
 
 import json
@@ -31,6 +31,8 @@ import time
 import ansible_cli
 import netaddr
 import pytest
+
+from test_fabric_security import docker_rules
 
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import planner
 
@@ -98,12 +100,14 @@ class PlannedFabric:
         h, c = lab.netns(name), lab.netns("c" + name[1:])
         self.host[name], self.container[name] = h, c
         lab.sysctl(h, "net.ipv4.ip_forward", 1)
-        lab.ex(h, "iptables", "-P", "FORWARD", "DROP")  # as Docker leaves a real host
+        # The rules Docker 20.10 writes for docker0, FORWARD policy DROP included: the fabric's
+        # accepts are bound to its own devices and docker0, and Docker accepts what leaves docker0.
+        lab.ex(h, "iptables-restore", "--noflush", data=docker_rules("20.10", []))
         self._wire(h, "p-" + name)
         lab.ex(h, "ip", "addr", "add", me["public_ip"] + "/24", "dev", "eth0")
         subnet = netaddr.IPNetwork(me["subnet"])
-        lab.veth(h, "cbr0", c, "eth0")
-        lab.ex(h, "ip", "addr", "add", "%s/%d" % (me["gateway"], subnet.prefixlen), "dev", "cbr0")
+        lab.veth(h, "docker0", c, "eth0")
+        lab.ex(h, "ip", "addr", "add", "%s/%d" % (me["gateway"], subnet.prefixlen), "dev", "docker0")
         lab.ex(c, "ip", "link", "set", "eth0", "mtu", str(me["mtu"]))  # docker0's mtu from the plan
         lab.ex(c, "ip", "addr", "add", "%s/%d" % (self.address(me), subnet.prefixlen), "dev", "eth0")
         lab.ex(c, "ip", "route", "add", "default", "via", me["gateway"])
@@ -213,7 +217,9 @@ def test_the_plan_for_three_hosts_drives_both_modules_to_a_working_fabric(lab, p
     planned.add_host("h4", new)
     for name in ("h1", "h2", "h3"):
         vxlan, firewall = planned.apply(plan2, name)
-        assert vxlan["changed"] is True and firewall["changed"] is False, (vxlan, firewall)
+        # The front door (FABRIC-INPUT) now accepts the overlay port from the new peer too.
+        assert vxlan["changed"] is True and firewall["changed"] is True, (vxlan, firewall)
+        assert "-s %s/32 -p udp" % new["public_ip"] in json.dumps(firewall), firewall
         added = sorted(line for line in vxlan["batch"] if new["vtep_mac"] in line or new["subnet"] in line
                        or new["vtep_ip"] + " " in line)
         assert len(vxlan["batch"]) == 3 and len(added) == 3, vxlan["batch"]
