@@ -928,9 +928,13 @@ class FabricVxlan(object):
             ip_lines, bridge_lines = self.restore
             iproute.run_batch(self.run, self.ip, ip_lines, force=True)
             iproute.run_batch(self.run, self.bridge, bridge_lines, force=True)
+            # A new device starts with the kernel's defaults: give it the fabric's settings
+            # (rp_filter, TX checksum offload), as the rebuild would have.
+            for _label, action in self.change.settings:
+                action()
         except iproute.IprouteError as exc:
             return "putting the old %s back failed too: %s" % (self.device, exc.msg)
-        return "the old %s was put back with its entries and routes" % self.device
+        return "the old %s was put back with its entries, routes and settings" % self.device
 
     def apply(self):
         ch = self.change
