@@ -185,6 +185,14 @@ def _underlay(hosts, hostvars):
     return problems, notes
 
 
+def group_hosts(task_vars, group):
+    """The names of the fabric group's hosts; an empty or missing group is refused."""
+    names = list(task_vars.get("groups", {}).get(group, []))
+    if not names:
+        raise AnsibleActionFail("the inventory group %r is empty or missing: no fabric to plan" % group)
+    return names
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -294,9 +302,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(planner.NETADDR_MISSING)
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         args = {k: _plain(v) for k, v in args.items()}
-        names = list(task_vars.get("groups", {}).get(args["group"], []))
-        if not names:
-            raise AnsibleActionFail("the inventory group %r is empty or missing: no fabric to plan" % args["group"])
+        names = group_hosts(task_vars, args["group"])
         hosts, args, problems = self._host_inputs(names, task_vars["hostvars"], args)
         lease_file, plan_dir, legacy_lease, legacy_plan, path_problems = self._paths(
             names, task_vars["hostvars"], args, task_vars)

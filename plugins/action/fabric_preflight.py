@@ -28,9 +28,7 @@ class ActionModule(fabric_plan.ActionModule):
         if planner.netaddr is None:
             raise AnsibleActionFail(planner.NETADDR_MISSING)
         _valid, given = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        names = list(task_vars.get("groups", {}).get(given["group"], []))
-        if not names:
-            raise AnsibleActionFail("the inventory group %r is empty or missing: no fabric to plan" % given["group"])
+        names = fabric_plan.group_hosts(task_vars, given["group"])
         # fabric_plan's defaults; the hosts' variables (group_vars, extra vars) override them.
         args = {name: spec.get("default") for name, spec in fabric_plan.ARGUMENT_SPEC.items()}
         args["group"] = given["group"]
