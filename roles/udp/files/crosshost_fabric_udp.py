@@ -864,7 +864,12 @@ def main(argv=None):
         daemon.run()
     except SystemExit:
         log("stopping: " + status_text(daemon.status()).replace("\n", "; "))
-        return 0
+    finally:
+        if daemon.control is not None:
+            try:
+                os.unlink(args.control)
+            except OSError:
+                pass
     return 0
 
 
