@@ -120,6 +120,8 @@ def test_chain_names():
     assert not ipt.CHAIN_NAME.match("x" * 29)
     assert not ipt.CHAIN_NAME.match("-X")
     assert not ipt.CHAIN_NAME.match("A B")
+    # "$" would match before a final newline: a name ending in one would break the restore text
+    assert not ipt.CHAIN_NAME.match("FABRIC-X\n")
 
 
 # ---------------------------------------------------------------- the batch and its model
