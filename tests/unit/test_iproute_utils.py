@@ -88,7 +88,8 @@ def test_norm_iface_addr():
 
 def test_macs():
     assert iproute.norm_mac(" 02:AA:bb:CC:dd:01 ") == "02:aa:bb:cc:dd:01"
-    for bad in ("02:aa:bb:cc:dd", "02:aa:bb:cc:dd:01:02", "02-aa-bb-cc-dd-01", "0g:aa:bb:cc:dd:01", "x02:aa:bb:cc:dd:01"):
+    for bad in ("02:aa:bb:cc:dd", "02:aa:bb:cc:dd:01:02", "02-aa-bb-cc-dd-01", "0g:aa:bb:cc:dd:01",
+                "x02:aa:bb:cc:dd:01"):
         with pytest.raises(ValueError) as err:
             iproute.norm_mac(bad, "mac")
         assert str(err.value) == "invalid mac: %r" % bad

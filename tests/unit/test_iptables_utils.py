@@ -76,7 +76,8 @@ def test_parse_save_reads_the_recorded_ruleset_exactly():
 
 
 def test_parse_save_keeps_a_chain_declared_twice_once_and_an_empty_rule():
-    text = "\n  *raw  \n:PREROUTING ACCEPT [1:2]\n:PREROUTING ACCEPT [0:0]\n\n# note\n-A PREROUTING\n-A X -j y z\nCOMMIT\n"
+    text = ("\n  *raw  \n:PREROUTING ACCEPT [1:2]\n:PREROUTING ACCEPT [0:0]\n\n# note\n"
+            "-A PREROUTING\n-A X -j y z\nCOMMIT\n")
     assert ipt.parse_save(text) == {"raw": {"chains": ["PREROUTING"], "rules": {"PREROUTING": [""], "X": ["-j y z"]}}}
 
 
@@ -307,7 +308,8 @@ def test_plan_purge_keeps_a_stale_chain_another_rule_still_uses():
     batches, _expected, owned, warnings = ipt.plan(before, desired, "present", True)
     assert batches["filter"] == ["-D FORWARD " + MARK + " -j FABRIC-OLD"]
     assert owned["filter"] == ["FABRIC-FORWARD", "FABRIC-OLD"]
-    assert warnings == ["left chain filter/FABRIC-OLD in place: still referenced by -A DOCKER-USER -i br0 -g FABRIC-OLD"]
+    assert warnings == [
+        "left chain filter/FABRIC-OLD in place: still referenced by -A DOCKER-USER -i br0 -g FABRIC-OLD"]
 
 
 def test_plan_absent_removes_every_owned_jump_and_chain():
@@ -338,7 +340,8 @@ def test_plan_absent_leaves_a_chain_a_user_rule_jumps_to():
     before["filter"]["rules"]["INPUT"] = ["-p tcp -j FABRIC-FORWARD"]
     batches, _e, _o, warnings = ipt.plan(before, [item("FABRIC-FORWARD", None, [])], "absent", False)
     assert batches["filter"] == ["-D FORWARD " + MARK + " -j FABRIC-FORWARD"]
-    assert warnings == ["left chain filter/FABRIC-FORWARD in place: still referenced by -A INPUT -p tcp -j FABRIC-FORWARD"]
+    assert warnings == [
+        "left chain filter/FABRIC-FORWARD in place: still referenced by -A INPUT -p tcp -j FABRIC-FORWARD"]
 
 
 def test_references_match_whole_chain_names_only():
@@ -365,7 +368,8 @@ def test_plan_orders_tables_as_desired_then_the_live_ones_with_our_jumps():
     batches, _e, owned, _w = ipt.plan(before, desired, "present", True)
     assert list(owned) == ["raw", "filter", "nat"]
     assert list(batches) == ["raw", "filter", "nat"]
-    assert batches["raw"] == [":FABRIC-M - [0:0]", "-A FABRIC-M -j ACCEPT", "-A PREROUTING " + MARK + " -j FABRIC-M"]  # empty hook
+    # PREROUTING of raw is empty: the jump "first" is an append
+    assert batches["raw"] == [":FABRIC-M - [0:0]", "-A FABRIC-M -j ACCEPT", "-A PREROUTING " + MARK + " -j FABRIC-M"]
 
 
 # ---------------------------------------------------------------- texts
