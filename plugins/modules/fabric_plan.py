@@ -29,7 +29,6 @@ description:
 author:
   - crosshost.fabric developers (!UNKNOWN)
 requirements:
-  - netaddr (on the controller)
   - PyYAML (on the controller)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
