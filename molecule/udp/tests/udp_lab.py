@@ -10,7 +10,8 @@ import time
 from fabric_lab import PROTO, node
 
 UNIT = "crosshost-fabric-udp.service"
-DAEMON = "/usr/local/sbin/crosshost-fabric-udp"
+DAEMON = "/usr/local/lib/crosshost-fabric/crosshost_fabric_udp.py"
+COMMAND = "/usr/local/sbin/crosshost-fabric-udp"
 PEER_FILE = "/etc/crosshost-fabric/udp.json"
 DEVICE = "flannel0"
 PORT = 8285
@@ -93,7 +94,7 @@ def udp_leftovers(host) -> list[str]:
     found = []
     if flannel0(host) is not None:
         found.append("device flannel0")
-    for path in (DAEMON, PEER_FILE, f"/etc/systemd/system/{UNIT}", "/run/crosshost-fabric/udp.sock"):
+    for path in (DAEMON, COMMAND, PEER_FILE, f"/etc/systemd/system/{UNIT}", "/run/crosshost-fabric/udp.sock"):
         if host.file(path).exists:
             found.append(path)
     if host.run(f"systemctl is-active {UNIT}").stdout.strip() == "active":

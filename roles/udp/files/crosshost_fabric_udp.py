@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: crosshost.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """crosshost-fabric-udp: the UDP backend of crosshost.fabric (flannel's ``udp`` backend).
@@ -21,7 +20,8 @@ IP packet per datagram on the wire; UDP GRO (UDP_GRO): one receive brings many d
 consecutive TCP segments are joined into one TSO write to flannel0; draining up to ``--batch``
 packets per wake-up; large socket buffers.
 
-Files and commands:
+Files and commands (the udp role installs this file without a shebang, run by python3 from the unit,
+and the command crosshost-fabric-udp that runs it):
   crosshost-fabric-udp [--config FILE] ...   the daemon (systemd unit crosshost-fabric-udp.service)
   crosshost-fabric-udp status [--json]       peers, packets, bytes and drops of the running daemon
   SIGHUP: reload the peer file (adding or removing a host never restarts the daemon)
@@ -616,7 +616,7 @@ class Daemon:
     def serve_control(self):
         while True:
             try:
-                conn, _ = self.control.accept()
+                conn, _addr = self.control.accept()
             except BlockingIOError:
                 return
             with conn:
@@ -645,7 +645,7 @@ class Daemon:
         tun, buf, cfg = self.tun, self.tunbuf, self.config
         view = memoryview(buf)
         vnet = self.offload
-        for _ in range(self.args.batch):
+        for _round in range(self.args.batch):
             try:
                 n = os.readv(tun, [buf])
             except BlockingIOError:
@@ -721,7 +721,7 @@ class Daemon:
         sock, buf, cfg = self.sock, self.sockbuf, self.config
         view = memoryview(buf)
         gro = self.gro
-        for _ in range(self.args.batch):
+        for _round in range(self.args.batch):
             try:
                 if gro:
                     n, anc, _flags, addr = sock.recvmsg_into([buf], 64)
@@ -827,7 +827,7 @@ def query_status(path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="crosshost-fabric-udp", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="crosshost-fabric-udp", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("command", nargs="?", choices=["run", "status", "check"], default="run",
                         help="run the daemon (default), print the running daemon's status, or check the peer file")
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="the peer file (default %(default)s)")
