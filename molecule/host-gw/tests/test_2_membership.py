@@ -26,8 +26,7 @@ DAEMON_JSON = "/etc/docker/daemon.json"
 
 
 def test_a_node_removed_from_the_inventory_leaves_no_route_for_it(plan, tmp_path_factory):
-    inventory = tmp_path_factory.mktemp("inventory")
-    faults = leave_faults(plan, GONE, inventory, routes, expected_routes, route_mentions)
+    faults = leave_faults(plan, GONE, tmp_path_factory, routes, expected_routes, route_mentions)
     assert not faults, "\n".join(faults)
 
 

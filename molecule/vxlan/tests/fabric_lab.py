@@ -356,10 +356,12 @@ def restart_converged(name: str, plan: dict, read, expected):
 # mentions(state, peer) the lines of a state that still point at a peer.
 
 
-def leave_faults(before: dict, gone: str, inventory_dir: pathlib.Path, read, expected, mentions) -> list[str]:
-    """Converge with an inventory that no longer lists `gone` (the same lease file): it keeps its
-    lease, and the others hold exactly their plan and nothing that points at it."""
-    converge(inventory=inventory_without(gone, inventory_dir), what=f"converge without {gone}")
+def leave_faults(before: dict, gone: str, tmp_path_factory, read, expected, mentions) -> list[str]:
+    """Converge with an inventory that no longer lists `gone` (the same lease file, the inventory
+    copied to a temporary folder): it keeps its lease, and the others hold exactly their plan and
+    nothing that points at it."""
+    inventory = inventory_without(gone, tmp_path_factory.mktemp("inventory"))
+    converge(inventory=inventory, what=f"converge without {gone}")
     plan = load_plan()
     assert sorted(plan["hosts"]) == sorted(set(before["hosts"]) - {gone})
     assert load_leases().get(gone) == before["hosts"][gone]["subnet"], f"{gone} lost its lease"

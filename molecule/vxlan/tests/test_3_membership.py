@@ -14,8 +14,7 @@ GONE = "vxlan-node3"
 
 
 def test_a_node_removed_from_the_inventory_leaves_no_entries_on_the_others(plan, tmp_path_factory):
-    inventory = tmp_path_factory.mktemp("inventory")
-    faults = leave_faults(plan, GONE, inventory, fabric_entries, expected_entries, mentions)
+    faults = leave_faults(plan, GONE, tmp_path_factory, fabric_entries, expected_entries, mentions)
     assert not faults, "\n".join(faults)
 
 
