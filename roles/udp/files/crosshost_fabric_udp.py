@@ -271,7 +271,6 @@ def split_tso(packet, mss):
     hl = ihl + thl
     if ihl < 20 or thl < 20 or hl > len(packet) or mss <= 0:
         raise ValueError("bad header lengths")
-    total = len(packet) - hl
     ip_id = int.from_bytes(packet[4:6], "big")
     seq = int.from_bytes(packet[ihl + 4:ihl + 8], "big")
     flags = packet[ihl + 13]
