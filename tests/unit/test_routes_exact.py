@@ -76,7 +76,8 @@ def test_replace_and_del_commands():
         "route replace 10.244.2.0/24 via 192.0.2.2 dev eth0 proto 244"
     assert routes.replace_cmd(rec("10.244.2.0/24", "10.244.2.0", "flannel.1", True), 9) == \
         "route replace 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink proto 9"
-    assert routes.del_cmd(rec("10.244.2.0/24", metric=50), 244) == "route del 10.244.2.0/24 proto 244 table main metric 50"
+    assert routes.del_cmd(rec("10.244.2.0/24", metric=50), 244) == \
+        "route del 10.244.2.0/24 proto 244 table main metric 50"
     assert routes.del_cmd(rec("10.244.2.0/24", tos="0x10"), 9) == \
         "route del 10.244.2.0/24 tos 0x10 proto 9 table main metric 0"
 
