@@ -46,6 +46,9 @@ REVIEWED = os.path.join(ROOT, "tests", "mutation", "survivors.yml")
 PKG = "ansible_collections/crosshost/fabric"
 FOLDERS = ("plugin_utils", "module_utils")
 KILLED = ("killed", "timeout", "caught by type check")
+# mutmut's exit codes of a checked mutant (mutmut.stats.status_by_exit_code)
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", 35: "suspicious",
+          36: "timeout", 37: "caught by type check", -24: "timeout", 24: "timeout", 152: "timeout"}
 
 SETUP_CFG = """\
 [mutmut]
@@ -260,8 +263,8 @@ def main() -> int:
                              "results, the others are run)")
     parser.add_argument("--update", action="store_true",
                         help="bring the last run up to this checkout with mutmut's incremental run: the mutants of "
-                             "functions whose code (or whose callees' code) changed are run, the others keep their "
-                             "results; then use --rerun-survivors for tests added since")
+                             "functions whose code (or whose callees' code) changed, the survivors and the mutants "
+                             "not checked yet are run with the checkout's tests; killed mutants stay killed")
     parser.add_argument("--only", default="", help="with --rerun-survivors: only mutants whose module.function "
                                                    "matches this regular expression")
     parser.add_argument("--rerun-survivors", action="store_true",
@@ -300,6 +303,21 @@ def main() -> int:
                 sys.exit("cannot update plugins/%s: no earlier run" % folder)
             start = time.monotonic()
             stage(folder, update=True)
+            # Survivors (and mutants without tests) are run again with the checkout's tests, in the same pass.
+            again = 0
+            for root, _dirs, files in os.walk(os.path.join(where, "mutants")):
+                for name in files:
+                    if name.endswith(".py.meta"):
+                        with open(os.path.join(root, name), encoding="utf-8") as handle:
+                            meta = json.load(handle)
+                        codes = meta["exit_code_by_key"]
+                        for mutant, code in codes.items():
+                            if code is not None and STATUS.get(code, "suspicious") not in KILLED:
+                                codes[mutant] = None
+                                again += 1
+                        with open(os.path.join(root, name), "w", encoding="utf-8") as handle:
+                            json.dump(meta, handle)
+            print("  %d surviving mutants marked to run again" % again, flush=True)
             print("mutmut on plugins/%s: the last run updated to this checkout (mutants of changed functions and "
                   "their callers again)" % folder, flush=True)
             mutmut(where, "run", "--max-children", str(args.max_children))
