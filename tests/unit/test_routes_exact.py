@@ -309,3 +309,31 @@ def test_purge_deletes_every_owned_route():
                            "route blackhole 10.244.2.0/24 proto 244"]
     empty = routes.RoutePlan()
     assert vars(empty) == {"deletes": [], "replaces": [], "added": [], "removed": [], "before": [], "after": []}
+
+
+def test_the_routes_argument_spec_is_the_documented_option():
+    """The one argument spec of ``routes`` against its one doc (the routes doc fragment), key for key."""
+    import yaml
+
+    from ansible_collections.crosshost.fabric.plugins.doc_fragments import routes as fragment
+
+    def as_spec(doc):
+        spec = {k: v for k, v in doc.items() if k in ("type", "elements", "default", "required")}
+        if "suboptions" in doc:
+            spec["options"] = {name: as_spec(sub) for name, sub in doc["suboptions"].items()}
+        return spec
+
+    documented = yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION)["options"]["routes"]
+    assert routes.routes_argument_spec() == as_spec(documented)
+    assert routes.routes_argument_spec() == {
+        "type": "list", "elements": "dict", "default": [],
+        "options": {
+            "dst": {"type": "str", "required": True},
+            "via": {"type": "str", "required": True},
+            "dev": {"type": "str"},
+            "onlink": {"type": "bool"},
+            "direct": {"type": "dict", "options": {"via": {"type": "str", "required": True},
+                                                   "dev": {"type": "str", "required": True}}},
+            "peer": {"type": "str"},
+        },
+    }
