@@ -141,3 +141,26 @@ def test_bgp_front_door_in_address_order():
     plan, _ = planner.build_plan(Settings(backend="bgp"), hosts)
     bgp.attach(plan, bgp.plan_bgp(NET, inputs, BgpSettings())[0])
     assert bgp.bgp_peer_addresses(plan, "n1") == ["192.0.2.9", "192.0.2.10"]
+
+
+def test_udp_backend_has_no_underlay_peers_even_with_the_vxlan_direct_routing_setting():
+    plan = three(backend="udp", far="192.0.2", vxlan_direct_routing=True)
+    assert plan["vxlan_direct_routing"] is True
+    assert planner._underlay_peers(plan, "a", plan["hosts"]["a"]) == []
+    assert planner.firewall_state(plan, "a", docker="  ")["chains"][1] == {
+        "table": "filter", "chain": "FABRIC-FORWARD", "hook": "FORWARD", "create_hook": False, "position": "first",
+        "rules": ["-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel0 -j ACCEPT",
+                  "-s 10.244.1.0/24 -d 10.244.0.0/16 -i docker0 -o flannel0 -j ACCEPT"]}
+
+
+def test_udp_state_peers_in_subnet_order_and_the_default_port():
+    hosts = [HostInput("a", public_ip="192.0.2.1", iface="eth0", pinned_subnet="10.244.10.0/24"),
+             HostInput("b", public_ip="192.0.2.2", iface="eth0", pinned_subnet="10.244.9.0/24"),
+             HostInput("me", public_ip="192.0.2.3", iface="eth0", pinned_subnet="10.244.100.0/24")]
+    plan, _ = planner.build_plan(Settings(backend="udp"), hosts)
+    del plan["udp_port"]  # a plan written before the setting: flannel's port
+    assert planner.udp_state(plan, "me") == {
+        "device": "flannel0", "port": 8285, "listen": "192.0.2.3", "mtu": 1472, "address": "10.244.100.0/16",
+        "cluster_network": NET, "local_subnet": "10.244.100.0/24",
+        "peers": [{"name": "b", "subnet": "10.244.9.0/24", "ip": "192.0.2.2", "port": 8285},
+                  {"name": "a", "subnet": "10.244.10.0/24", "ip": "192.0.2.1", "port": 8285}]}
