@@ -14,7 +14,7 @@ Two parts, both run on the managed host (standard library and ``ansible.module_u
 
 An issue is ``{"kind": KIND, "msg": TEXT}``; the kinds name the likely cause and are what
 ``plugin_utils/verify.py`` reports: ``missing entry``, ``wrong entry``, ``device missing``,
-``device down``, ``session down``, ``daemon down``, ``read error``.
+``device down``, ``session down``, ``daemon down``, ``read error``, ``cannot probe``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,6 +33,7 @@ DEVICE_DOWN = "device down"
 SESSION_DOWN = "session down"
 DAEMON_DOWN = "daemon down"
 READ_ERROR = "read error"
+NO_PROBE = "cannot probe"
 
 CHECKS = {}
 

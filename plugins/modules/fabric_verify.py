@@ -161,9 +161,12 @@ def main():
     host_issues, per_peer, checked = health.check(p["backend"], run, tools, p, p["peers"])
     probes = {}
     if p["probe"] and p["peers"]:
-        ping = module.get_bin_path("ping", required=True)
-        probes = health.probe_all(ping, p["source"], dict((x["name"], x["address"]) for x in p["peers"]),
-                                  count=p["count"], timeout=p["timeout"])
+        ping = module.get_bin_path("ping")
+        if ping:
+            probes = health.probe_all(ping, p["source"], dict((x["name"], x["address"]) for x in p["peers"]),
+                                      count=p["count"], timeout=p["timeout"])
+        else:
+            host_issues.append(health.issue(health.NO_PROBE, "no ping command on this host (install iputils-ping)"))
     peers = {}
     for peer in p["peers"]:
         name = peer["name"]
