@@ -28,8 +28,10 @@ attributes:
 """
 
     # Controller-side actions (fabric_plan, fabric_preflight): they run on the controller only and
-    # contact no host; check mode writes nothing.
+    # contact no host; check mode writes nothing. Both plan with the collection's planner (netaddr).
     CONTROLLER = r"""
+requirements:
+  - netaddr (on the controller)
 attributes:
   action:
     support: full

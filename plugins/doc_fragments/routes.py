@@ -10,6 +10,14 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     DOCUMENTATION = r"""
+requirements:
+  - iproute2 with JSON output (C(ip -j)) on the managed host.
+attributes:
+  diff_mode:
+    details:
+      - The diff lists what the module owns (its routes; for M(crosshost.fabric.fabric_vxlan) also its
+        device, entries and settings) before and after, one entry a line, sorted; a second diff item
+        shows the boot script when it changes.
 options:
   route_protocol:
     description:
@@ -33,4 +41,60 @@ options:
         refused before anything changes (it would take the host's own containers away from
         its bridge).
     type: str
+  routes:
+    description:
+      - The desired routes to the peers' subnets, each
+        C(ip route replace DST via VIA dev DEV [onlink] proto ROUTE_PROTOCOL).
+      - M(crosshost.fabric.fabric_routes) takes them as given (for C(host-gw), C(via) is the
+        peer's public address and C(dev) the underlay interface); M(crosshost.fabric.fabric_vxlan)
+        routes through its device (C(via) the peer's VTEP address, C(onlink)).
+      - The controller's plan computes them (C(crosshost.fabric.hostgw_state),
+        C(crosshost.fabric.vxlan_state)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dst:
+        description: Peer subnet (network address with prefix length; no host bits).
+        type: str
+        required: true
+      via:
+        description: Gateway, a unicast host address.
+        type: str
+        required: true
+      dev:
+        description:
+          - Output device.
+          - Required by M(crosshost.fabric.fabric_routes); M(crosshost.fabric.fabric_vxlan) uses
+            its O(crosshost.fabric.fabric_vxlan#module:device) when omitted.
+        type: str
+      onlink:
+        description:
+          - Add C(onlink) (the gateway is reachable on the device without a connected route).
+          - When omitted, V(true) for M(crosshost.fabric.fabric_vxlan) (tunnel routes) and V(false)
+            for M(crosshost.fabric.fabric_routes).
+        type: bool
+      direct:
+        description:
+          - Flannel's DirectRouting. If C(ip route get VIA) shows this peer directly reachable
+            (no gateway) out of O(routes[].direct.dev), the route
+            C(DST via DIRECT.VIA dev DIRECT.DEV proto N) is installed instead.
+          - The lookups for all routes are done in one C(ip -j -batch) before the difference is
+            computed; RV(route_choice) tells which way each route went.
+          - With M(crosshost.fabric.fabric_vxlan), the neighbour and FDB entries of such a peer
+            are installed all the same (they are separate options); they are unused while the
+            direct route is there.
+        type: dict
+        suboptions:
+          via:
+            description: The peer's public (underlay) address.
+            type: str
+            required: true
+          dev:
+            description: The underlay device the peer must be directly reachable on.
+            type: str
+            required: true
+      peer:
+        description: Name of the peer (inventory name), used in messages only.
+        type: str
 """

@@ -36,7 +36,7 @@ class FilterModule:
     def filters(self):
         filters = {
             name: _wrap(getattr(planner, name))
-            for name in ("vxlan_state", "hostgw_state", "firewall_state", "docker_config", "subnet_env")
+            for name in ("vxlan_state", "hostgw_state", "udp_state", "firewall_state", "docker_config", "subnet_env")
         }
         filters["bgp_state"] = _wrap(bgp.bgp_state)
         filters["verify_state"] = _wrap(verify.verify_state)

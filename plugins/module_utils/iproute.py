@@ -31,7 +31,7 @@ import re
 import socket
 
 # Linux interface names: at most 15 bytes, no '/', no whitespace, not '.'/'..'.
-_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.:@+-]{1,15}$")
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.:@+-]{1,15}\Z")  # \Z: "$" would accept a final newline
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 ZERO_MAC = "00:00:00:00:00:00"
 

@@ -31,7 +31,7 @@ BUILTIN_CHAINS = {
     "security": ("INPUT", "FORWARD", "OUTPUT"),
 }
 
-CHAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,27}$")
+CHAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,27}\Z")  # \Z: "$" would accept a final newline
 
 # A jump we own: what iptables-save prints for "-m comment --comment MARKER -j X".
 _OWNED_JUMP = re.compile(

@@ -34,7 +34,8 @@ def read(path):
 def diff_item(path, content):
     """None when ``path`` already holds ``content`` (None: is absent); else Ansible's diff item."""
     current = read(path)
-    if current == content or (content is None and not os.path.lexists(path)):
+    # A file that exists but cannot be read as text (or a dangling link) still has to go.
+    if (content is None and not os.path.lexists(path)) or (content is not None and current == content):
         return None
     return {
         "before_header": path if current is not None else "%s (absent)" % path,

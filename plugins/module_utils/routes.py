@@ -137,10 +137,32 @@ def check_scope(dst, cluster, local):
         raise ValueError("route %s overlaps this host's own subnet %s: refused" % (dst, local))
 
 
-def desired(items, default_dev=None, cluster_network=None, local_subnet=None):
+def routes_argument_spec():
+    """The ``routes`` option of every module that owns tagged routes (documented once, in the
+    ``crosshost.fabric.routes`` doc fragment). ``dev`` and ``onlink`` have no default here:
+    each module supplies its own through :func:`desired`."""
+    return dict(
+        type="list",
+        elements="dict",
+        default=[],
+        options=dict(
+            dst=dict(type="str", required=True),
+            via=dict(type="str", required=True),
+            dev=dict(type="str"),
+            onlink=dict(type="bool"),
+            direct=dict(
+                type="dict",
+                options=dict(via=dict(type="str", required=True), dev=dict(type="str", required=True)),
+            ),
+            peer=dict(type="str"),
+        ),
+    )
+
+
+def desired(items, default_dev=None, cluster_network=None, local_subnet=None, default_onlink=False):
     """``{dst: record}`` from a module's ``routes`` option; ValueError names the bad value.
 
-    Each item: dst, via, dev (else ``default_dev``), onlink, and optionally
+    Each item: dst, via, dev (else ``default_dev``), onlink (else ``default_onlink``), and optionally
     ``direct`` ({via, dev}: the route to take instead when ``via`` answers
     ``ip route get`` directly on ``dev``) and ``peer`` (a name for messages).
     """
@@ -156,7 +178,7 @@ def desired(items, default_dev=None, cluster_network=None, local_subnet=None):
             "dst": dst,
             "via": iproute.norm_unicast_ip(item["via"], "routes[].via"),
             "dev": iproute.check_ifname(dev, "routes[].dev"),
-            "onlink": bool(item.get("onlink")),
+            "onlink": bool(default_onlink if item.get("onlink") is None else item["onlink"]),
             "metric": default_metric(dst),
             "direct": None,
             "peer": item.get("peer"),

@@ -29,7 +29,6 @@ description:
 author:
   - crosshost.fabric developers (!UNKNOWN)
 requirements:
-  - netaddr (on the controller)
   - PyYAML (on the controller)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -95,6 +94,11 @@ options:
         V(true) or V(false) force it. It costs throughput (5x in this project's lab).
     type: raw
     default: auto
+  udp_port:
+    description: 'Backend C(udp): UDP port of the encapsulation daemon C(crosshost-fabric-udp) (flannel''s,
+      8285), accepted only from fabric peers.'
+    type: int
+    default: 8285
   ip_masq:
     description: The fabric masquerades traffic leaving the cluster network (never traffic inside it); Docker's
       own C(ip-masq) is turned off.

@@ -19,8 +19,6 @@ description:
     M(crosshost.fabric.fabric_plan).
 author:
   - crosshost.fabric developers (!UNKNOWN)
-requirements:
-  - netaddr (on the controller)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow

@@ -32,17 +32,10 @@ description:
     without Ansible; the C(crosshost.fabric.hostgw) role runs it at boot from
     C(crosshost-fabric-routes.service), before Docker starts.
   - The same route code (C(module_utils/routes.py)) serves M(crosshost.fabric.fabric_vxlan).
-requirements:
-  - iproute2 with JSON output (C(ip -j)) on the managed host.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - crosshost.fabric.attributes
   - crosshost.fabric.routes
-attributes:
-  diff_mode:
-    details:
-      - The diff lists the owned routes before and after, one a line, sorted; a second diff item
-        shows the boot script when it changes.
 options:
   state:
     description:
@@ -51,31 +44,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  routes:
-    description: The desired routes (C(ip route replace DST via VIA dev DEV [onlink] proto N)).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      dst:
-        description: Peer subnet (network address with prefix length; no host bits).
-        type: str
-        required: true
-      via:
-        description: Gateway (for C(host-gw), the peer's public address).
-        type: str
-        required: true
-      dev:
-        description: Output device (for C(host-gw), the underlay interface).
-        type: str
-        required: true
-      onlink:
-        description: Add C(onlink).
-        type: bool
-        default: false
-      peer:
-        description: Name of the peer (inventory name), used in messages only.
-        type: str
   require_adjacent:
     description:
       - Refuse, before any change, unless every gateway is directly reachable on the route's
@@ -165,6 +133,11 @@ script_changed:
   description: Whether the boot script was (or would be) written or removed.
   returned: always
   type: bool
+route_choice:
+  description: For each route destination with O(routes[].direct), C(direct) or C(tunnel) (the given route).
+  returned: when a route has O(routes[].direct)
+  type: dict
+  sample: {"10.244.2.0/24": direct, "10.244.3.0/24": tunnel}
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
@@ -190,18 +163,7 @@ def main():
         argument_spec=dict(
             state=dict(type="str", default="present", choices=["present", "absent"]),
             route_protocol=dict(type="int", default=244),
-            routes=dict(
-                type="list",
-                elements="dict",
-                default=[],
-                options=dict(
-                    dst=dict(type="str", required=True),
-                    via=dict(type="str", required=True),
-                    dev=dict(type="str", required=True),
-                    onlink=dict(type="bool", default=False),
-                    peer=dict(type="str"),
-                ),
-            ),
+            routes=routes.routes_argument_spec(),
             cluster_network=dict(type="str"),
             local_subnet=dict(type="str"),
             require_adjacent=dict(type="bool", default=False),
@@ -224,7 +186,10 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=to_native(exc))
 
+    route_choice = {}
     try:
+        if present and any(rec["direct"] for rec in want.values()):
+            want, route_choice = routes.resolve_direct(run, ip, want)
         if present and p["require_adjacent"]:
             problems = routes.not_adjacent(run, ip, want)
             if problems:
@@ -278,6 +243,8 @@ def main():
         script=script,
         script_changed=script_diff is not None,
     )
+    if route_choice:
+        result["route_choice"] = route_choice
     if module._diff:
         after = plan.after if present or not p["purge_routes"] else []
         result["diff"] = [

@@ -47,7 +47,7 @@ description:
   - Routes are reconciled by the collection's shared route code (C(module_utils/routes.py)),
     the same as M(crosshost.fabric.fabric_routes).
 requirements:
-  - iproute2 with JSON output (C(ip -j), C(bridge -j)) on the managed host.
+  - iproute2's C(bridge) with JSON output (C(bridge -j)) on the managed host.
   - ethtool on the managed host when O(checksum_offload_workaround=true) (the
     C(crosshost.fabric.vxlan) role installs it).
   - A Linux kernel with the vxlan driver.
@@ -55,11 +55,6 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - crosshost.fabric.attributes
   - crosshost.fabric.routes
-attributes:
-  diff_mode:
-    details:
-      - The diff lists the owned state before and after, one entry per line, sorted; a second
-        diff item shows the boot script when it changes.
 options:
   state:
     description:
@@ -142,48 +137,6 @@ options:
         description: Peer's public (underlay) address.
         type: str
         required: true
-  routes:
-    description:
-      - Routes to the peers' subnets
-        (C(ip route replace DST via VIA dev DEV onlink proto ROUTE_PROTOCOL)).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      dst:
-        description: Peer subnet (network address with prefix length; no host bits).
-        type: str
-        required: true
-      via:
-        description: Gateway, the peer VTEP address for a tunnel route.
-        type: str
-        required: true
-      dev:
-        description: Output device; defaults to O(device).
-        type: str
-      onlink:
-        description: Add C(onlink) (the gateway is reachable on the device without a connected route).
-        type: bool
-        default: true
-      direct:
-        description:
-          - Flannel's DirectRouting. If C(ip route get VIA) shows this peer directly reachable
-            (no gateway) out of O(routes[].direct.dev), the route
-            C(DST via DIRECT.VIA dev DIRECT.DEV proto N) is installed instead of the tunnel route.
-          - The lookups for all routes are done in one C(ip -j -batch) before the difference is
-            computed; RV(route_choice) tells which way each route went.
-          - The neighbour and FDB entries of such a peer are installed all the same (they are
-            separate options); they are unused while the direct route is there.
-        type: dict
-        suboptions:
-          via:
-            description: The peer's public (underlay) address.
-            type: str
-            required: true
-          dev:
-            description: The underlay device the peer must be directly reachable on.
-            type: str
-            required: true
   checksum_offload_workaround:
     description:
       - Turn off TX checksum offload on the VTEP (C(ethtool -K DEVICE tx off)), the workaround
@@ -541,7 +494,9 @@ class FabricVxlan(object):
                 ),
                 "fdb entry %s given twice with different dst",
             )
-            want["routes"] = routes.desired(p["routes"], self.device, p["cluster_network"], p["local_subnet"])
+            want["routes"] = routes.desired(
+                p["routes"], self.device, p["cluster_network"], p["local_subnet"], default_onlink=True
+            )
         except ValueError as exc:
             self.fail(to_native(exc))
         want["neighbours"] = neigh
@@ -1022,24 +977,7 @@ def main():
             local_subnet=dict(type="str"),
             neighbours=dict(type="list", elements="dict", default=[], options=entry_spec),
             fdb=dict(type="list", elements="dict", default=[], options=entry_spec),
-            routes=dict(
-                type="list",
-                elements="dict",
-                default=[],
-                options=dict(
-                    dst=dict(type="str", required=True),
-                    via=dict(type="str", required=True),
-                    dev=dict(type="str"),
-                    onlink=dict(type="bool", default=True),
-                    direct=dict(
-                        type="dict",
-                        options=dict(
-                            via=dict(type="str", required=True),
-                            dev=dict(type="str", required=True),
-                        ),
-                    ),
-                ),
-            ),
+            routes=routes.routes_argument_spec(),
             checksum_offload_workaround=dict(type="bool", default=True),
             rp_filter=dict(type="int", default=2, choices=[0, 1, 2]),
             purge_routes=dict(type="bool", default=True),

@@ -103,6 +103,10 @@ OPTIONS: Tuple[Option, ...] = (
        "V(auto) applies it on hosts whose kernel (from facts) is older than 5.7 or unknown, as Calico does;"
        " V(true) or V(false) force it. It costs throughput (5x in this project's lab).",
        setting="vxlan_checksum_offload_workaround", py_type="Any"),
+    _o("udp_port", "int", 8285,
+       "Backend C(udp): UDP port of the encapsulation daemon C(crosshost-fabric-udp) (flannel's, 8285), accepted only"
+       " from fabric peers.",
+       setting="udp_port", py_type="int"),
     _o("ip_masq", "bool", True,
        "The fabric masquerades traffic leaving the cluster network (never traffic inside it);"
        " Docker's own C(ip-masq) is turned off.",

@@ -237,6 +237,8 @@ def check_settings(settings: Settings) -> Tuple[Space, List[str]]:
         )
     if not 1 <= int(settings.vxlan_port) <= 65535:
         problems.append("fabric_vxlan_port %r is outside 1..65535" % (settings.vxlan_port,))
+    if not 1 <= int(settings.udp_port) <= 65535:
+        problems.append("fabric_udp_port %r is outside 1..65535" % (settings.udp_port,))
     if not 1 <= int(settings.route_protocol) <= 255 or int(settings.route_protocol) in (1, 2, 3, 4):
         problems.append(
             "fabric_route_protocol %r must be 5..255 (1-4 belong to the kernel)" % (settings.route_protocol,)
@@ -792,6 +794,8 @@ def plan_fabric(
         "route_protocol": int(settings.route_protocol),
         "hosts": plan_hosts,
     }
+    if settings.backend == "udp":
+        plan["udp_port"] = int(settings.udp_port)
     return LeasePlan(
         plan=plan,
         leases=dict(sorted(new_leases.items())),
@@ -953,6 +957,38 @@ def hostgw_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
         "cluster_network": plan["network"],
         "local_subnet": me["subnet"],
         "routes": routes,
+    }
+
+
+UDP_DEVICE = "flannel0"
+
+
+def udp_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
+    """What the ``crosshost.fabric.udp`` role renders for ``host``: the daemon's settings and peer table.
+
+    flannel's UDP backend: the TUN device ``flannel0`` holds the host's subnet address with the
+    cluster network's prefix (so the whole cluster network is routed to it, and docker0's more
+    specific subnet stays local); its MTU is the underlay's minus 28 (IPv4 + UDP headers). Per
+    peer, the subnet it owns and where its daemon listens. The daemon drops datagrams from any
+    other address, and packets whose inner source is not in the sender's subnet.
+    """
+    me = _me(plan, host)
+    port = int(plan.get("udp_port", PORT_DEFAULTS["udp_port"]))
+    peers = [
+        {"name": name, "subnet": peer["subnet"], "ip": peer["public_ip"], "port": port}
+        for name, peer in sorted(plan["hosts"].items(), key=lambda kv: subnet_sort_key(kv[1]["subnet"]))
+        if name != host
+    ]
+    network = netaddr.IPNetwork(plan["network"])
+    return {
+        "device": UDP_DEVICE,
+        "port": port,
+        "listen": me["public_ip"],
+        "mtu": int(me["mtu"]),
+        "address": "%s/%d" % (me["vtep_ip"], network.prefixlen),
+        "cluster_network": plan["network"],
+        "local_subnet": me["subnet"],
+        "peers": peers,
     }
 
 

@@ -164,3 +164,24 @@ def test_switch_vxlan_to_host_gw_and_back_in_the_roles_order(fabric):
     assert routes(lab, fabric.host[1]) == [("10.244.2.0/24", "10.244.2.0", "flannel.1", True)]
     assert fabric.ping(1, 2) and fabric.ping(2, 1)
     assert vxlan_info(lab, fabric.host[1])[1]["id"] == 1
+
+
+def test_direct_routes_go_direct_to_an_adjacent_peer_and_by_the_given_gateway_otherwise(fabric):
+    """fabric_routes with routes[].direct (DirectRouting, shared with fabric_vxlan): the given route
+    for the peer behind the router, the direct one for the adjacent peer, decided by the kernel."""
+    lab = fabric.lab
+    args = gw_args(fabric, 1, require_adjacent=False)
+    args["routes"] = [
+        {"dst": "10.244.%d.0/24" % p, "via": "192.0.2.254", "dev": "eth0", "peer": "h%d" % p,
+         "direct": {"via": HOSTS[p]["public"], "dev": "eth0"}}
+        for p in (2, 3)
+    ]
+    result = gw(fabric, 1, args)
+    assert result["route_choice"] == {"10.244.2.0/24": "direct", "10.244.3.0/24": "tunnel"}
+    assert routes(lab, fabric.host[1]) == [
+        ("10.244.2.0/24", "192.0.2.2", "eth0", False),
+        ("10.244.3.0/24", "192.0.2.254", "eth0", False),
+    ]
+    gw(fabric, 2, gw_args(fabric, 2))  # the way back
+    assert fabric.ping(1, 2)
+    assert gw(fabric, 1, args)["changed"] is False

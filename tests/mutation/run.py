@@ -15,7 +15,13 @@ why: ``equivalent`` (no test can tell it from the original), or ``untested`` (a 
 the code's owner, named there)). A survivor not in the list, or a score under --min-score,
 fails the run; listed entries that no longer survive are reported as stale.
 
-Usage: tests/mutation/run.py [plugin_utils] [module_utils] [--min-score 90] [--max-children 1]
+Speed: 2 workers at nice 15; each mutant runs only the tests that reach its function (mutmut's own
+selection), fastest first (tests/mutation/fast_first.py; mutmut stops at the first failure), and a
+mutant that loops is stopped after 10x its tests' CPU time plus 10 s (timeout_multiplier 5), counted as
+killed (mutmut's "timeout"). An interrupted run can be finished with --resume (same plugins/ code).
+
+Usage: tests/mutation/run.py [plugin_utils] [module_utils] [--min-score 90] [--max-children 2]
+       tests/mutation/run.py --resume plugin_utils   (finish an interrupted run of the same code)
        tests/mutation/run.py --report plugin_utils   (score and survivors of the last run only)
        tests/mutation/run.py --rerun-survivors plugin_utils   (after adding tests: only the survivors again)
 """
@@ -50,7 +56,10 @@ pytest_add_cli_args_test_selection=
 pytest_add_cli_args=
     -p
     no:cacheprovider
+    -p
+    fast_first
     --ignore={pkg}/tests/unit/test_properties.py
+timeout_multiplier=5
 """
 
 
@@ -70,13 +79,41 @@ def stage(folder: str) -> str:
         shutil.copy2(src, os.path.join(dest, name), follow_symlinks=False)
     with open(os.path.join(where, "setup.cfg"), "w", encoding="utf-8") as handle:
         handle.write(SETUP_CFG.format(pkg=PKG, folder=folder))
+    with open(os.path.join(where, "stamp.json"), "w", encoding="utf-8") as handle:
+        json.dump({"commit": commit(), "staged": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, handle)
     return where
+
+
+def commit() -> str:
+    """HEAD of the checkout, "+changes" when plugins/ or tests/ differ from it."""
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "plugins", "tests"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    return head + ("+changes" if dirty else "")
+
+
+def same_source(where: str, folder: str) -> bool:
+    """Whether the staged plugins/<folder> is the checkout's (a run may be resumed only then)."""
+    mine = os.path.join(ROOT, "plugins", folder)
+    staged = os.path.join(where, PKG, "plugins", folder)
+    names = sorted(n for n in os.listdir(mine) if n.endswith(".py"))
+    if names != sorted(n for n in os.listdir(staged) if n.endswith(".py")):
+        return False
+    for name in names:
+        with open(os.path.join(mine, name), "rb") as a, open(os.path.join(staged, name), "rb") as b:
+            if a.read() != b.read():
+                return False
+    return True
 
 
 def mutmut(where: str, *args: str, nice: int = 15) -> None:
     cmd = ["nice", "-n", str(nice), os.path.join(os.path.dirname(sys.executable), "mutmut"), *args]
     env = dict(os.environ)
     env.pop("MUTANT_UNDER_TEST", None)
+    # tests/mutation/fast_first.py (a pytest plugin: each mutant's tests fastest first)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.abspath(__file__)),
+                                                      env.get("PYTHONPATH")]))
     with open(os.path.join(where, "mutmut.log"), "a", encoding="utf-8") as log:
         rc = subprocess.run(cmd, cwd=where, env=env, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
     if rc != 0:
@@ -164,6 +201,12 @@ def report(folder: str, where: str, min_score: float, seconds: float | None) -> 
     mine = {k for k in reviewed if k[0].split(".")[0] in {where_of(m["name"]).split(".")[0] for m in mutants}}
     stale = sorted(mine - seen)
     took = " in %.0f s" % seconds if seconds is not None else ""
+    try:
+        with open(os.path.join(where, "stamp.json"), encoding="utf-8") as handle:
+            stamp = json.load(handle)
+        print("  code of commit %s (staged %s)" % (stamp["commit"], stamp["staged"]))
+    except (OSError, ValueError, KeyError):
+        pass
     kinds: dict[str, int] = {}
     for m in survivors:
         k = key(where_of(m["name"]), m["minus"], m["plus"])
@@ -196,8 +239,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", default=list(FOLDERS), choices=FOLDERS)
     parser.add_argument("--min-score", type=float, default=90.0)
-    parser.add_argument("--max-children", type=int, default=1)
+    parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--report", action="store_true", help="report on the last run, run nothing")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with an interrupted run (same plugins/ code; the mutants it checked keep their "
+                             "results, the others are run)")
     parser.add_argument("--only", default="", help="with --rerun-survivors: only mutants whose module.function "
                                                    "matches this regular expression")
     parser.add_argument("--rerun-survivors", action="store_true",
@@ -219,6 +265,15 @@ def main() -> int:
             print("mutmut: %d surviving mutants of plugins/%s again, with the current tests" % (len(names), folder),
                   flush=True)
             mutmut(where, "run", "--max-children", str(args.max_children), *names)
+            seconds = time.monotonic() - start
+        elif args.resume:
+            if not os.path.isdir(os.path.join(where, "mutants")) or not same_source(where, folder):
+                sys.exit("cannot resume plugins/%s: no earlier run, or its code differs from the checkout's "
+                         "(run it whole)" % folder)
+            start = time.monotonic()
+            print("mutmut on plugins/%s: resuming the run in %s (only the mutants not checked yet)" % (folder, where),
+                  flush=True)
+            mutmut(where, "run", "--max-children", str(args.max_children))
             seconds = time.monotonic() - start
         elif not args.report:
             start = time.monotonic()

@@ -644,7 +644,8 @@ def test_settings_from_no_arguments_are_the_planner_defaults():
     assert kwargs == {
         "network": "10.244.0.0/16", "subnet_len": 24, "subnet_min": None, "subnet_max": None, "backend": "vxlan",
         "reserved": ("172.17.0.0/16",), "vxlan_vni": 1, "vxlan_port": 8472, "vxlan_direct_routing": False,
-        "vxlan_checksum_offload_workaround": "auto", "ip_masq": True, "route_protocol": 244, "default_mtu": 1500}
+        "vxlan_checksum_offload_workaround": "auto", "udp_port": 8285, "ip_masq": True, "route_protocol": 244,
+        "default_mtu": 1500}
     assert S(**kwargs) == S()
 
 

@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, event, given, settings, target
 from hypothesis import strategies as st
 
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import ledger, planner
+
+import lease_ops
 from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import HostInput, PlanError, Settings
 
 # /24 cut into /28: 16 subnets, the first never handed out -> indexes 1..15.
@@ -106,14 +108,10 @@ def _random_sequences_from_a_crowded_start(start, sequence):
     _plan, leases = planner.build_plan(SMALL, hosts(inventory), {})
     most = len(leases)
     for op, name in sequence:
-        release = []
-        if op == "add" and name not in inventory:
-            inventory.append(name)
-        elif op == "remove" and name in inventory:
-            inventory.remove(name)
-        elif op == "release":
-            gone = sorted(set(leases) - set(inventory))  # release one of the hosts that left
-            release = [gone[NAMES.index(name) % len(gone)]] if gone else []
+        gone = sorted(set(leases) - set(inventory))  # "release" releases one of the hosts that left
+        release = lease_ops.step(
+            op, name, inventory, lambda n, out=gone: [out[NAMES.index(n) % len(out)]] if out else []
+        )
         try:
             _plan, new = planner.build_plan(SMALL, hosts(sorted(inventory)), leases, release)
         except PlanError as exc:

@@ -7,6 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import ledger, planner
+
+import lease_ops
 from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import HostInput, PlanError, Settings
 
 NAMES = ["h%02d" % i for i in range(24)]
@@ -42,15 +44,10 @@ def run_sequence(sequence, apply):
     """Drive a sequence of operations; ``apply(inventory, release)`` returns new leases or raises PlanError."""
     inventory, leases, ever = [], {}, {}
     for op, name in sequence:
-        release = []
-        if op == "add" and name not in inventory:
-            inventory.append(name)
-        elif op == "remove" and name in inventory:
-            inventory.remove(name)
-        elif op == "release":
-            if name in inventory:
-                continue  # refused by design; tested elsewhere
-            release = [name]
+        # releasing a host still in the inventory is refused by design (tested elsewhere): skipped
+        release = lease_ops.step(op, name, inventory, lambda n: None if n in inventory else [n])
+        if release is None:
+            continue
         try:
             new_leases, plan = apply(sorted(inventory), release)
         except PlanError as exc:

@@ -246,3 +246,28 @@ def test_persist_leaves_no_temporary_file_when_the_write_fails(tmp_path, monkeyp
     assert path.read_text() == "old\n"
     assert sorted(os.listdir(tmp_path)) == ["boot.sh"]
 
+
+
+def test_onlink_when_omitted_is_the_modules_default_and_when_given_is_kept():
+    items = [
+        {"dst": "10.244.2.0/24", "via": "192.0.2.2", "dev": "eth0"},
+        {"dst": "10.244.3.0/24", "via": "192.0.2.3", "dev": "eth0", "onlink": None},
+        {"dst": "10.244.4.0/24", "via": "192.0.2.4", "dev": "eth0", "onlink": False},
+        {"dst": "10.244.5.0/24", "via": "192.0.2.5", "dev": "eth0", "onlink": True},
+    ]
+    as_routes = {d: r["onlink"] for d, r in routes.desired(items).items()}
+    as_vxlan = {d: r["onlink"] for d, r in routes.desired(items, default_onlink=True).items()}
+    assert as_routes == {"10.244.2.0/24": False, "10.244.3.0/24": False, "10.244.4.0/24": False, "10.244.5.0/24": True}
+    assert as_vxlan == {"10.244.2.0/24": True, "10.244.3.0/24": True, "10.244.4.0/24": False, "10.244.5.0/24": True}
+
+
+def test_both_route_modules_take_the_one_routes_spec():
+    from ansible_collections.crosshost.fabric.plugins.modules import fabric_routes, fabric_vxlan
+
+    spec = routes.routes_argument_spec()
+    for mod in (fabric_routes, fabric_vxlan):
+        src = pathlib.Path(mod.__file__).read_text()
+        assert "routes=routes.routes_argument_spec()" in src
+        assert "  routes:\n" not in src.split('"""')[1]  # documented once, in the doc fragment
+    assert sorted(spec["options"]) == ["dev", "direct", "dst", "onlink", "peer", "via"]
+    assert "default" not in spec["options"]["onlink"] and "default" not in spec["options"]["dev"]

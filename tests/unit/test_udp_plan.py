@@ -1,0 +1,52 @@
+"""The planner's udp part: the daemon's peer table, the MTU, the port option and its front door."""
+
+import pytest
+
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import options, planner
+from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import HostInput, PlanError, Settings
+
+
+def host(name, ip, mtu=None):
+    return HostInput(name=name, public_ip=ip, iface="eth0", iface_mtu=mtu, public_net="192.0.2.0/24")
+
+
+def test_udp_state_lists_every_peer_with_its_subnet_address_and_port():
+    plan, _ = planner.build_plan(Settings(backend="udp"), [host("n1", "192.0.2.11"), host("n2", "192.0.2.12"),
+                                                           host("n3", "192.0.2.13", mtu=9000)])
+    assert plan["udp_port"] == 8285
+    assert planner.udp_state(plan, "n1") == {
+        "device": "flannel0",
+        "port": 8285,
+        "listen": "192.0.2.11",
+        "mtu": 1472,  # the underlay's 1500 minus IPv4 and UDP headers
+        "address": "10.244.1.0/16",  # the cluster network routed to flannel0
+        "cluster_network": "10.244.0.0/16",
+        "local_subnet": "10.244.1.0/24",
+        "peers": [
+            {"name": "n2", "subnet": "10.244.2.0/24", "ip": "192.0.2.12", "port": 8285},
+            {"name": "n3", "subnet": "10.244.3.0/24", "ip": "192.0.2.13", "port": 8285},
+        ],
+    }
+    assert planner.udp_state(plan, "n3")["mtu"] == 8972
+
+
+def test_udp_port_is_an_option_and_opens_only_to_peers():
+    assert options.BY_NAME["udp_port"].default == 8285
+    plan, _ = planner.build_plan(Settings(backend="udp", udp_port=9999), [host("n1", "192.0.2.11"),
+                                                                          host("n2", "192.0.2.12")])
+    assert planner.udp_state(plan, "n2")["peers"][0]["port"] == 9999
+    (front,) = [c for c in planner.firewall_state(plan, "n1")["chains"] if c["chain"] == "FABRIC-INPUT"]
+    assert front["rules"] == ["-s 192.0.2.12/32 -p udp -m udp --dport 9999 -j ACCEPT",
+                              "-p udp -m udp --dport 9999 -j DROP"]
+    forward = [c for c in planner.firewall_state(plan, "n1")["chains"] if c["chain"] == "FABRIC-FORWARD"][0]
+    assert "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel0 -j ACCEPT" in forward["rules"]
+
+
+def test_udp_port_out_of_range_is_refused():
+    with pytest.raises(PlanError, match="fabric_udp_port 0 is outside 1..65535"):
+        planner.build_plan(Settings(backend="udp", udp_port=0), [host("n1", "192.0.2.11")])
+
+
+def test_other_backends_plan_no_udp_port():
+    plan, _ = planner.build_plan(Settings(), [host("n1", "192.0.2.11")])
+    assert "udp_port" not in plan
