@@ -43,12 +43,14 @@ class FilterModule:
         filters["verify_report"] = verify_report
         filters["docker_undo"] = docker_undo
         filters["docker_restore"] = undo.docker_restore
+        filters["docker_restart_config"] = undo.docker_restart_config
         return filters
 
 
-def docker_undo(current, fabric, existed=True, subnet_env="", fabric_subnet_env=""):
+def docker_undo(current, fabric, existed=True, subnet_env="", fabric_subnet_env="", bridge=""):
     """The record of what the fabric changes in daemon.json and subnet.env (plugin_utils/undo.py)."""
-    return undo.docker_undo(current, fabric, existed, subnet_env or None, fabric_subnet_env or None)
+    return undo.docker_undo(current, fabric, existed, subnet_env or None, fabric_subnet_env or None,
+                            bridge or None)
 
 
 def verify_report(plan, hostvars, hosts, key="crosshost_verify_result"):

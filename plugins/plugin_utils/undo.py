@@ -23,12 +23,16 @@ VERSION = 1
 
 
 def docker_undo(current: Any, fabric: Mapping[str, Any], existed: bool = True, subnet_env: Optional[str] = None,
-                fabric_subnet_env: Optional[str] = None) -> Dict[str, Any]:
+                fabric_subnet_env: Optional[str] = None, bridge: Optional[str] = None) -> Dict[str, Any]:
     """The record: ``current`` is daemon.json as read before the merge, ``fabric`` the keys merged.
 
     ``subnet_env``: the text of /run/flannel/subnet.env before the fabric wrote its own (flannel's,
     when moving over), or None; ``fabric_subnet_env``: the fabric's text (a subnet.env already the
-    fabric's is not recorded as the user's).
+    fabric's is not recorded as the user's). ``bridge``: docker0's address before the fabric
+    (``172.17.0.1/16``), or None: Docker keeps its default bridge's address in its own network
+    store and puts it back on docker0 at every start, so reset.yml restarts Docker once with this
+    address as ``bip`` before it gives the file back without it. An address that is already the
+    fabric's ``bip`` is not recorded.
     """
     current = current if isinstance(current, Mapping) else {}
     keys = {}
@@ -40,11 +44,14 @@ def docker_undo(current: Any, fabric: Mapping[str, Any], existed: bool = True, s
     fabric_only = all(k in FABRIC_KEYS and k in fabric and current[k] == fabric[k] for k in current)
     if subnet_env is not None and fabric_subnet_env is not None and subnet_env.strip() == fabric_subnet_env.strip():
         subnet_env = None
+    if not bridge or bridge == fabric.get("bip"):
+        bridge = None
     return {
         "version": VERSION,
         "daemon_json_existed": bool(existed) and not (fabric_only and len(current) > 0),
         "keys": keys,
         "subnet_env": subnet_env,
+        "bridge": bridge,
     }
 
 
@@ -66,3 +73,14 @@ def docker_restore(current: Any, record: Any) -> Optional[Dict[str, Any]]:
     if record is not None and not record.get("daemon_json_existed", True) and not current:
         return None
     return current
+
+
+def docker_restart_config(restored: Any, record: Any) -> Dict[str, Any]:
+    """What daemon.json says for reset's one restart of Docker: the restored file, plus the recorded
+    address of docker0 before the fabric as ``bip`` when the user's file sets none (Docker would
+    otherwise put the fabric's address back from its network store)."""
+    config = dict(restored) if isinstance(restored, Mapping) else {}
+    bridge = record.get("bridge") if isinstance(record, Mapping) else None
+    if bridge and "bip" not in config:
+        config["bip"] = bridge
+    return config

@@ -63,3 +63,19 @@ def test_flannels_subnet_env_is_recorded_unless_it_is_already_the_fabrics():
     assert docker_undo({}, FABRIC, True, flannel, "FLANNEL_SUBNET=10.244.1.1/24\n")["subnet_env"] == flannel
     assert docker_undo({}, FABRIC, True, flannel + "\n", flannel)["subnet_env"] is None
     assert docker_undo({}, FABRIC, True, None, flannel)["subnet_env"] is None
+
+
+def test_dockers_old_bridge_address_is_recorded_and_used_as_bip_for_the_one_restart():
+    from ansible_collections.crosshost.fabric.plugins.plugin_utils.undo import docker_restart_config
+
+    record = docker_undo({"storage-driver": "vfs"}, FABRIC, True, bridge="172.17.0.1/16")
+    assert record["bridge"] == "172.17.0.1/16"
+    restored = docker_restore({"storage-driver": "vfs", **FABRIC}, record)
+    assert docker_restart_config(restored, record) == {"storage-driver": "vfs", "bip": "172.17.0.1/16"}
+    # the user's own bip wins; a bridge already on the fabric's address is not recorded
+    mine = docker_undo({"bip": "192.168.5.1/24"}, FABRIC, True, bridge="192.168.5.1/24")
+    assert docker_restart_config(docker_restore(merged({"bip": "192.168.5.1/24"}), mine), mine) == {
+        "bip": "192.168.5.1/24"}
+    assert docker_undo({}, FABRIC, True, bridge="10.244.1.1/24")["bridge"] is None
+    assert docker_restart_config({"debug": True}, {}) == {"debug": True}
+    assert docker_restart_config(None, record) == {"bip": "172.17.0.1/16"}

@@ -1,13 +1,15 @@
 """Docker is never restarted on every host at once (issue 11, item 3), on real nodes.
 
-prepare.yml started a container (``--restart always``) and a sampler of Docker's API on every
-node; the sampler writes one line every 0.2 s: when the probe started, when it ended, and whether
-`docker version` answered within 1 s. The first site.yml then moved docker0 from Docker's default
-172.17.0.1/16 to the node's subnet (a bip change), which restarts Docker on each node.
+prepare.yml started a container (``--restart always``) and a sampler on every node; it writes one
+line every 0.2 s: when the state query started and ended, docker.service's state (`systemctl is-active`:
+down is anything but ``active``, i.e. deactivating, inactive, activating) and whether `docker version`
+answered within 3 s (logged only: on a loaded machine a slow answer is not a stopped Docker). The
+first site.yml then moved docker0 from Docker's default 172.17.0.1/16 to the node's subnet (a bip
+change), which restarts Docker on each node.
 
 The nodes share this machine's clock, so the samples of all nodes are on one time line. Proved:
-every node's Docker was seen down (the sampler saw the restarts at all), no two nodes were down
-during overlapping probes (at every moment at most one node's Docker was down: the default
+every node's Docker was seen down (the sampler saw the restarts at all), no two nodes' runs of
+down samples overlap (at every moment at most one node's Docker was down: the default
 docker_restart_batch of 1), and afterwards every container is running again, with an address in
 its node's new subnet, and reaches the containers of the other nodes over the fabric.
 """
@@ -34,28 +36,39 @@ def nodes():
 
 @pytest.fixture(scope="module")
 def samples(nodes):
-    """{node: [(start, end, up)]}; the samplers are stopped first (the converge is long over)."""
+    """{node: [(instant, up)]}, instant = the middle of the sample; the samplers are stopped first."""
     out = {}
     for name, h in nodes.items():
         h.run("systemctl stop fabric-docker-sampler")
         rows = []
         for line in h.check_output(f"cat {LOG}").splitlines():
             parts = line.split()
-            if len(parts) == 3:
-                rows.append((float(parts[0]), float(parts[1]), parts[2] == "up"))
+            if len(parts) == 4:
+                rows.append(((float(parts[0]) + float(parts[1])) / 2, parts[2] == "active"))
         out[name] = rows
     return out
 
 
 def down_spans(rows):
-    return [(s, e) for s, e, up in rows if not up]
+    """Each run of consecutive down samples as (first down instant, last down instant)."""
+    spans, start, last = [], None, None
+    for t, up in rows:
+        if not up:
+            start = t if start is None else start
+            last = t
+        elif start is not None:
+            spans.append((start, last))
+            start = None
+    if start is not None:
+        spans.append((start, last))
+    return spans
 
 
 def test_the_sampler_saw_every_node_restart(samples):
     for name, rows in samples.items():
         assert len(rows) > 20, f"{name}: the sampler took only {len(rows)} samples"
         assert down_spans(rows), f"{name}: Docker was never seen down: the bip change did not restart it?"
-        assert rows[-1][2], f"{name}: Docker does not answer at the end"
+        assert rows[-1][1], f"{name}: Docker is not active at the end"
 
 
 def test_at_most_one_node_down_at_any_moment(samples):
@@ -65,7 +78,7 @@ def test_at_most_one_node_down_at_any_moment(samples):
         for b in names[i + 1:]:
             for sa, ea in down_spans(samples[a]):
                 for sb, eb in down_spans(samples[b]):
-                    if sa < eb and sb < ea:
+                    if sa <= eb and sb <= ea:
                         overlaps.append(f"{a} down {sa:.2f}-{ea:.2f} while {b} down {sb:.2f}-{eb:.2f}")
     first = {n: min(s for s, _ in down_spans(r)) for n, r in samples.items() if down_spans(r)}
     last = {n: max(e for _, e in down_spans(r)) for n, r in samples.items() if down_spans(r)}
