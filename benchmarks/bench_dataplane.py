@@ -3,7 +3,7 @@
 In one run: brings up two lab nodes (the lab's node image: systemd and a Docker engine each) on
 an internal Docker network, converges the fabric on them with the collection's site.yml (vxlan
 backend), then measures iperf3 TCP throughput, one stream for 4 s; then switches the running
-fabric to host-gw with site.yml (fabric_backend=host-gw) and measures again:
+fabric to host-gw with site.yml (fabric_backend=host-gw) and measures again, then to bgp, and again:
 
   host to host            node2 -> node1 over the lab network (the nodes' own addresses)
   container to container  a busybox container on node2 -> one on node1, over flannel.1 (VXLAN)
@@ -12,9 +12,12 @@ fabric to host-gw with site.yml (fabric_backend=host-gw) and measures again:
                           fabric_vxlan_checksum_offload_workaround=auto it stays on on kernels
                           >= 5.7), to show what the workaround costs
   container to container  the same containers' path over host-gw routes (no encapsulation)
+  container to container  the same, switched to bgp (BIRD on both nodes, an iBGP session; the kernel
+                          routes BIRD installs are the same kind as host-gw's: peer subnet via the
+                          peer's address, only their protocol differs, so the same figure is expected)
 
-host-gw puts container addresses on the lab network's wire, which this machine's own Docker drops
-between bridged ports of an internal network (lab/README.md); for the host-gw part the benchmark inserts
+host-gw and bgp put container addresses on the lab network's wire, which this machine's own Docker drops
+between bridged ports of an internal network (lab/README.md); for those parts the benchmark inserts
 `iptables -I DOCKER-USER -i br-<id> -o br-<id> -j ACCEPT` on the machine and removes it at the end.
 
 The busybox image has no iperf3: the node's iperf3 runs inside the inner container's network
@@ -187,6 +190,18 @@ def iperf(server: str, client: str, dst: str, port: int, netns_pid: dict[str, in
     raise RuntimeError(f"iperf3 {client} -> {dst}:{port} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
 
 
+def wait_bird_routes(plan: dict, timeout: float = 90) -> dict[str, str]:
+    """Wait until each node's kernel holds the other's subnet as a route of BIRD (proto bird)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        routes = {node: on(node, "ip", "-4", "route", "show", "proto", "bird") for node in NODES}
+        if all(plan["hosts"][other]["subnet"] in routes[node] for node in NODES for other in NODES if other != node):
+            return routes
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"BIRD's routes did not reach the kernels: {routes}")
+        time.sleep(1)
+
+
 def main() -> int:
     if os.geteuid() != 0 or subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode:
         print(f"skipped: needs root, Docker and the lab image {IMAGE} (make setup)")
@@ -217,13 +232,23 @@ def main() -> int:
         hostgw = iperf(node1, node2, addr1, 5204, netns_pid={node1: pid1, node2: pid2})
         if "flannel.1" in on(node1, "ip", "-o", "link", "show"):
             raise RuntimeError("flannel.1 is still there after the switch to host-gw")
+        # And to bgp: BIRD on both nodes (an iBGP session), the routes it learns in the kernel
+        # (proto bird); the host-gw routes (proto 244) gone. The same kind of kernel route as
+        # host-gw's (a peer subnet via the peer's address), so the same data path is expected.
+        bgp_switch_s = converge(tmp, "-e", "fabric_backend=bgp")
+        wait_bird_routes(plan)
+        if any(on(node, "ip", "-4", "route", "show", "proto", "244") for node in NODES):
+            raise RuntimeError("host-gw routes are still there after the switch to bgp")
+        pid1, addr1 = workload(node1)
+        pid2, _ = workload(node2)
+        bgp = iperf(node1, node2, addr1, 5205, netns_pid={node1: pid1, node2: pid2})
     finally:
         teardown()
         shutil.rmtree(tmp, ignore_errors=True)
     mtu = plan["hosts"][node1]["mtu"]
     print(
         f"iperf3, one TCP stream, {SECONDS} s, 2 lab nodes (converge {converge_s:.0f} s, "
-        f"switch to host-gw {switch_s:.0f} s, "
+        f"switch to host-gw {switch_s:.0f} s, to bgp {bgp_switch_s:.0f} s, "
         f"whole run {time.monotonic() - started:.0f} s)"
     )
     rows = [
@@ -231,10 +256,12 @@ def main() -> int:
         (f"container to container, VXLAN (MTU {mtu}), offload {'on' if was_on else 'off'}", fabric),
         (f"  same, TX checksum offload {'off (the workaround)' if was_on else 'on'}", flipped),
         ("container to container, host-gw (MTU 1500)", hostgw),
+        ("container to container, bgp (BIRD routes, MTU 1500)", bgp),
     ]
     for label, gbits in rows:
         print(f"  {label:<52} {gbits:6.2f} Gbit/s   ratio to host {gbits / host:5.2f}")
     print(f"  host-gw / VXLAN (offload {'on' if was_on else 'off'}): {hostgw / fabric:5.2f}")
+    print(f"  bgp / host-gw: {bgp / hostgw:5.2f}   bgp / VXLAN: {bgp / fabric:5.2f}")
     return 0
 
 

@@ -111,7 +111,7 @@ def _few(names, most=5):
     return ", ".join(names[:most]) + (" and %d more" % (len(names) - most) if len(names) > most else "")
 
 
-def _bgp_section(args, names, hosts, task_vars, public_ips=None):
+def _bgp_section(args, names, hosts, task_vars, public_ips=None, previous=None):
     """Backend bgp: validate the BGP inventory and return the plan's bgp section.
 
     The speakers are the fabric hosts and the members of the reflector group that are not in
@@ -119,6 +119,8 @@ def _bgp_section(args, names, hosts, task_vars, public_ips=None):
     they never enter the plan (the role writes them to a file of their own). Called twice:
     before the ledger is touched, to refuse bad input (fabric hosts whose public IP only the
     ledger knows are left out then), and with the plan's public IPs to build the section.
+    ``previous``: the speakers of the plan written last; a speaker without facts (limited out
+    of the run) keeps the addresses recorded there, so --limit does not rewrite the plan.
     """
     hostvars = task_vars["hostvars"]
     in_fabric = {str(n) for n in names}
@@ -135,10 +137,13 @@ def _bgp_section(args, names, hosts, task_vars, public_ips=None):
                 ansible_host=_plain(hv.get("ansible_host"))).public_ip
         password = _plain(hv.get("fabric_bgp_password"))
         passwords.setdefault(json.dumps(password), []).append(name)
+        addresses = bgp.addresses_from_facts(_facts(facts))
+        if not (facts or {}).get("interfaces"):
+            addresses = list(((previous or {}).get(name) or {}).get("addresses") or addresses)
         inputs.append(bgp.BgpInput(
             name=name,
             public_ip=public_ip,
-            addresses=bgp.addresses_from_facts(_facts(facts)),
+            addresses=addresses,
             rack=_plain(hv.get("fabric_rack")),
             asn=_plain(hv.get("fabric_bgp_asn")),
             peers=_plain(hv.get("fabric_bgp_peers")),
@@ -154,6 +159,17 @@ def _bgp_section(args, names, hosts, task_vars, public_ips=None):
     return bgp.plan_bgp(
         args["network"], sorted(inputs, key=lambda i: i.name),
         bgp.BgpSettings(mode=args["bgp_mode"], encap=args["bgp_encap"], password=password))
+
+
+def _previous_speakers(plan_dir):
+    """The BGP speakers of the plan last written to plan_dir ({} when there is none)."""
+    if not plan_dir:
+        return {}
+    try:
+        with open(os.path.join(plan_dir, "plan.json"), encoding="utf-8") as handle:
+            return (json.load(handle).get("bgp") or {}).get("speakers") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _underlay(hosts, hostvars):
@@ -335,7 +351,8 @@ class ActionModule(ActionBase):
             # by ansible_host has the one the ledger recorded): it stays a speaker under --limit.
             try:
                 bgp_section, bgp_warnings = _bgp_section(
-                    args, names, hosts, task_vars, {n: h["public_ip"] for n, h in plan["hosts"].items()})
+                    args, names, hosts, task_vars, {n: h["public_ip"] for n, h in plan["hosts"].items()},
+                    previous=_previous_speakers(plan_dir))
             except planner.PlanError as exc:
                 raise AnsibleActionFail(str(exc)) from None
             warnings += bgp_warnings
