@@ -36,7 +36,7 @@ help:
 	@echo "make unit         pytest tests/unit"
 	@echo "make playbooks    pytest tests/playbooks (the playbooks through ansible-playbook, on localhost)"
 	@echo "make integration  pytest tests/integration (root, network namespaces)"
-	@echo "make molecule     molecule test, every scenario under molecule/ (vxlan on each engine)"
+	@echo "make molecule     molecule test, every scenario under molecule/ (vxlan and host-gw on each engine)"
 	@echo "make compat       unit + playbooks on the oldest and the newest ansible-core claimed (own venvs)"
 	@echo "make test         lint sanity unit playbooks compat integration molecule"
 	@echo "make bench        every benchmarks/*.py"
@@ -110,7 +110,7 @@ integration: collection-link
 # MOLECULE_SKIP: scenarios of work in progress, run by hand (`molecule test -s NAME`) and not by
 # `make test` (none now).
 ENGINES ?= bookworm trixie sid
-ENGINE_SCENARIOS ?= vxlan
+ENGINE_SCENARIOS ?= vxlan host-gw
 MOLECULE_SKIP ?=
 molecule: collection-link
 	@failed=""; \

@@ -60,3 +60,12 @@ def hostgw_leftovers(host) -> list[str]:
     if host.file(f"/etc/systemd/system/{ROUTES_UNIT}").exists:
         found.append(f"unit {ROUTES_UNIT}")
     return found
+
+
+def route_mentions(have: set[tuple], peer: dict) -> list[str]:
+    """The routes of a node that still point at a peer (its subnet or its address)."""
+    return [
+        f"route {' '.join(str(v) for v in r)}"
+        for r in sorted(have, key=str)
+        if {peer["subnet"], peer["public_ip"]} & set(r)
+    ]

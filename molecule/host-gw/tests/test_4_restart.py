@@ -8,7 +8,7 @@ same routes as before; and container traffic flows between it and the others bot
 from __future__ import annotations
 
 import pytest
-from fabric_lab import node, restart_node, traffic_with, unit
+from fabric_lab import boot_unit_faults, node, restart_converged, traffic_with
 from hostgw_lab import ROUTES_UNIT, expected_routes, routes
 
 NODE = "hostgw-node2"
@@ -16,19 +16,12 @@ NODE = "hostgw-node2"
 
 @pytest.fixture(scope="module")
 def before(plan) -> set:
-    seen = routes(node(NODE))
-    assert seen == expected_routes(plan, NODE), "the fabric is not converged before the restart"
-    restart_node(NODE, plan)
-    return seen
+    return restart_converged(NODE, plan, routes, expected_routes)
 
 
 def test_the_routes_unit_ran_before_docker(before):
-    host = node(NODE)
-    docker = unit(host, "docker.service", "ExecMainStartTimestampMonotonic", "ActiveState")
-    assert docker["ActiveState"] == "active"
-    u = unit(host, ROUTES_UNIT, "ActiveState", "Result", "ActiveEnterTimestampMonotonic")
-    assert (u["ActiveState"], u["Result"]) == ("active", "success"), u
-    assert 0 < int(u["ActiveEnterTimestampMonotonic"]) < int(docker["ExecMainStartTimestampMonotonic"]), (u, docker)
+    faults = boot_unit_faults(node(NODE), [ROUTES_UNIT])
+    assert not faults, "\n".join(faults)
 
 
 def test_the_routes_are_back(before):

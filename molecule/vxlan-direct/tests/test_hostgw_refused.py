@@ -8,27 +8,9 @@ links, policy rules and iptables rules, and the lease file, are compared before 
 
 from __future__ import annotations
 
-import json
-
-from fabric_lab import LEASE_FILE, ansible_playbook, node
+from fabric_lab import LEASE_FILE, ansible_playbook, changes, snapshot
 
 NODES = ("direct-a1", "direct-a2", "direct-b1")
-
-
-def snapshot(name: str) -> dict:
-    host = node(name)
-    routes = json.loads(host.check_output("ip -4 -j route show table all"))
-    links = json.loads(host.check_output("ip -j link show"))
-    for route in routes:
-        # linkdown follows the bridge carrier (a workload container came or went), not the configuration.
-        route.pop("flags", None)
-    return {
-        "routes": sorted(json.dumps(r, sort_keys=True) for r in routes),
-        "links": sorted((d["ifname"], d["ifindex"], d.get("mtu")) for d in links),
-        "rules": host.check_output("ip -j rule show"),
-        "iptables": [host.check_output(f"iptables -w -t {table} -S") for table in ("filter", "nat", "raw")],
-        "files": host.check_output("ls -la /etc/crosshost-fabric /etc/systemd/system"),
-    }
 
 
 def test_host_gw_across_a_router_is_refused_naming_the_pairs_and_nothing_changes():
@@ -43,7 +25,5 @@ def test_host_gw_across_a_router_is_refused_naming_the_pairs_and_nothing_changes
     assert "fabric_vxlan_direct_routing=true" in out
     assert "nothing was changed" in out
     after = {name: snapshot(name) for name in NODES}
-    for name in NODES:
-        for key in before[name]:
-            assert after[name][key] == before[name][key], f"{name}: {key} changed"
+    assert not changes(before, after), "\n".join(changes(before, after))
     assert LEASE_FILE.read_text(encoding="utf-8") == leases

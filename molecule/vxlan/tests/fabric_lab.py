@@ -324,3 +324,119 @@ def unit(host, name: str, *props: str) -> dict[str, str]:
     """Properties of a systemd unit on a node."""
     out = host.check_output(f"systemctl show {name} " + " ".join(f"-p {p}" for p in props))
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def boot_unit_faults(host, units) -> list[str]:
+    """Each boot unit ran, succeeded and was done before Docker started; what went wrong."""
+    docker = unit(host, "docker.service", "ExecMainStartTimestampMonotonic", "ActiveState")
+    faults = [] if docker["ActiveState"] == "active" else [f"docker.service: {docker}"]
+    for name in units:
+        u = unit(host, name, "ActiveState", "Result", "ActiveEnterTimestampMonotonic")
+        if (u["ActiveState"], u["Result"]) != ("active", "success"):
+            faults.append(f"{name}: {u}")
+        elif not 0 < int(u["ActiveEnterTimestampMonotonic"]) < int(docker["ExecMainStartTimestampMonotonic"]):
+            faults.append(
+                f"{name} was done at {u['ActiveEnterTimestampMonotonic']} us, after Docker started at "
+                f"{docker['ExecMainStartTimestampMonotonic']} us"
+            )
+    return faults
+
+
+def restart_converged(name: str, plan: dict, read, expected):
+    """What read(host) finds on a converged node (it must be what expected(plan, name) says), then
+    the node's restart; returns what was read before."""
+    seen = read(node(name))
+    assert seen == expected(plan, name), "the fabric is not converged before the restart"
+    restart_node(name, plan)
+    return seen
+
+
+# --- membership: a node leaves the inventory and comes back (every backend's scenario) ----------
+# read(host) is the backend's state on a node, expected(plan, name) what the plan wants there, and
+# mentions(state, peer) the lines of a state that still point at a peer.
+
+
+def leave_faults(before: dict, gone: str, tmp_path_factory, read, expected, mentions) -> list[str]:
+    """Converge with an inventory that no longer lists `gone` (the same lease file, the inventory
+    copied to a temporary folder): it keeps its lease, and the others hold exactly their plan and
+    nothing that points at it."""
+    inventory = inventory_without(gone, tmp_path_factory.mktemp("inventory"))
+    converge(inventory=inventory, what=f"converge without {gone}")
+    plan = load_plan()
+    assert sorted(plan["hosts"]) == sorted(set(before["hosts"]) - {gone})
+    assert load_leases().get(gone) == before["hosts"][gone]["subnet"], f"{gone} lost its lease"
+    faults = []
+    for name in sorted(plan["hosts"]):
+        have = read(node(name))
+        faults += [f"{name}: still has {line}" for line in mentions(have, before["hosts"][gone])]
+        if have != expected(plan, name):
+            faults.append(f"{name}: {have} != {expected(plan, name)}")
+    return faults
+
+
+def return_faults(before: dict, gone: str, read, expected) -> list[str]:
+    """Converge with the full inventory again: `gone` gets its old subnet back, every node holds its
+    plan, and container traffic flows between `gone` and each other node both ways."""
+    converge(what=f"converge with {gone} back")
+    plan = load_plan()
+    assert plan["hosts"][gone]["subnet"] == before["hosts"][gone]["subnet"], "not its old subnet"
+    faults = [
+        f"{name}: {read(node(name))} != {expected(plan, name)}"
+        for name in sorted(plan["hosts"])
+        if read(node(name)) != expected(plan, name)
+    ]
+    return faults + traffic_with(plan, gone)
+
+
+# --- a refused run changes nothing --------------------------------------------------------------
+
+
+def snapshot(name: str) -> dict:
+    """A node's routes (all tables), links, policy rules, iptables rules (filter, nat, raw) and the
+    fabric's files, to compare before and after a run that must change nothing."""
+    host = node(name)
+    routes = json.loads(host.check_output("ip -4 -j route show table all"))
+    links = json.loads(host.check_output("ip -j link show"))
+    for route in routes:
+        # linkdown follows the bridge carrier (a workload container came or went), not the configuration.
+        route.pop("flags", None)
+    return {
+        "routes": sorted(json.dumps(r, sort_keys=True) for r in routes),
+        "links": sorted((d["ifname"], d["ifindex"], d.get("mtu")) for d in links),
+        "rules": host.check_output("ip -j rule show"),
+        "iptables": [host.check_output(f"iptables -w -t {table} -S") for table in ("filter", "nat", "raw")],
+        "files": host.check_output("ls -la /etc/crosshost-fabric /etc/systemd/system"),
+    }
+
+
+def changes(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
+    """What differs between two {node: snapshot} readings."""
+    return [
+        f"{name}: {key} changed"
+        for name in sorted(before)
+        for key in before[name]
+        if after[name][key] != before[name][key]
+    ]
+
+
+def write_file(name: str, path: str, text: str) -> None:
+    """Replace a file's content on a node (its owner and mode stay)."""
+    subprocess.run(["docker", "exec", "-i", name, "sh", "-c", f"cat > {path}"], input=text, text=True, check=True)
+
+
+# --- an underlay host that is not a peer ---------------------------------------------------------
+
+
+def outside_pings(outsider, addr: str) -> bool:
+    """The lab host outside the fabric gets an answer to ping from addr."""
+    return outsider.run(f"busybox ping -c 3 -W 2 {addr}").rc == 0
+
+
+def reached_via(outsider, network: str, gateway: str, addrs: dict[str, str]) -> list[str]:
+    """The outsider routes the cluster network via a node (an underlay neighbour doing direct
+    routing) and pings each workload; the names of the nodes whose workload answered."""
+    outsider.check_output(f"ip route add {network} via {gateway}")
+    try:
+        return [name for name, addr in sorted(addrs.items()) if outside_pings(outsider, addr)]
+    finally:
+        outsider.run(f"ip route del {network}")

@@ -20,16 +20,16 @@ import json
 
 import pytest
 from fabric_lab import (
+    boot_unit_faults,
     expected_entries,
     fabric_entries,
     fabric_rules,
     node,
-    restart_node,
+    restart_converged,
     seen_as,
     start_webs,
     stop_web,
     traffic_faults,
-    unit,
 )
 
 NODE = "vxlan-node2"
@@ -39,25 +39,14 @@ BOOT_UNITS = ("crosshost-fabric-forward.service", "crosshost-fabric-vxlan.servic
 @pytest.fixture(scope="module")
 def before(plan) -> dict:
     """What the node holds before the restart, then the restart itself."""
-    host = node(NODE)
-    seen = {"entries": fabric_entries(host), "rules": fabric_rules(host)}
-    assert seen["entries"] == expected_entries(plan, NODE), "the fabric is not converged before the restart"
-    assert seen["rules"], "no fabric rules before the restart"
-    restart_node(NODE, plan)
-    return seen
+    rules = fabric_rules(node(NODE))
+    assert rules, "no fabric rules before the restart"
+    return {"rules": rules, "entries": restart_converged(NODE, plan, fabric_entries, expected_entries)}
 
 
 def test_boot_units_ran_before_docker(before):
-    host = node(NODE)
-    docker = unit(host, "docker.service", "ExecMainStartTimestampMonotonic", "ActiveState")
-    assert docker["ActiveState"] == "active"
-    for name in BOOT_UNITS:
-        u = unit(host, name, "ActiveState", "Result", "ActiveEnterTimestampMonotonic")
-        assert (u["ActiveState"], u["Result"]) == ("active", "success"), f"{name}: {u}"
-        assert 0 < int(u["ActiveEnterTimestampMonotonic"]) < int(docker["ExecMainStartTimestampMonotonic"]), (
-            f"{name} was done at {u['ActiveEnterTimestampMonotonic']} us, after Docker started at "
-            f"{docker['ExecMainStartTimestampMonotonic']} us"
-        )
+    faults = boot_unit_faults(node(NODE), BOOT_UNITS)
+    assert not faults, "\n".join(faults)
 
 
 def test_flannel_1_is_back_with_the_same_entries(before):

@@ -16,7 +16,7 @@ import time
 
 import pytest
 from conftest import OUTSIDE
-from fabric_lab import node, pings, start_web, traffic_faults
+from fabric_lab import node, outside_pings, pings, reached_via, start_web, traffic_faults
 
 TARGET = "vxlan-node1"
 OTHER = "vxlan-node2"
@@ -25,10 +25,6 @@ OTHER = "vxlan-node2"
 def front_door_drops(host) -> int:
     out = host.check_output("iptables -w -L FABRIC-INPUT -v -x -n")
     return sum(int(line.split()[0]) for line in out.splitlines()[2:] if " DROP " in f" {line} ")
-
-
-def outside_pings(outsider, addr: str) -> bool:
-    return outsider.run(f"busybox ping -c 3 -W 2 {addr}").rc == 0
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +57,7 @@ def test_vxlan_injection_from_outside_gets_no_answer_and_is_counted(plan, webs, 
 
 
 def test_underlay_neighbour_routing_via_a_node_reaches_no_workload(plan, webs, outsider):
-    outsider.check_output(f"ip route add {plan['network']} via {plan['hosts'][TARGET]['public_ip']}")
-    reached = [name for name, addr in sorted(webs.items()) if outside_pings(outsider, addr)]
-    outsider.run(f"ip route del {plan['network']}")
+    reached = reached_via(outsider, plan["network"], plan["hosts"][TARGET]["public_ip"], webs)
     assert not reached, f"an underlay neighbour routing via {TARGET} reached the workloads of {reached}"
 
 
@@ -76,7 +70,5 @@ def test_rules_stay_effective_after_docker_restarts(plan, webs, outsider):
     webs[TARGET] = start_web(target)
     assert not traffic_faults(plan, webs, [(OTHER, TARGET), (TARGET, OTHER)]), "fabric traffic after a Docker restart"
     assert pings(node(OTHER), webs[TARGET])
-    outsider.check_output(f"ip route add {plan['network']} via {plan['hosts'][TARGET]['public_ip']}")
-    reached = outside_pings(outsider, webs[TARGET])
-    outsider.run(f"ip route del {plan['network']}")
+    reached = reached_via(outsider, plan["network"], plan["hosts"][TARGET]["public_ip"], {TARGET: webs[TARGET]})
     assert not reached, "an underlay neighbour reached node1's workload after a Docker restart"
