@@ -53,9 +53,9 @@ def test_site_plan_play_runs_on_a_hosts_only_inventory(tmp_path):
 
 
 def test_site_refuses_a_backend_it_cannot_build_and_names_it(tmp_path):
-    inv = make_inventory(tmp_path, LOCAL, group_vars={"fabric_backend": "udp"})
+    inv = make_inventory(tmp_path, LOCAL, group_vars={"fabric_backend": "geneve"})
     rc, out = run(_plan_play(tmp_path), inv)
-    assert rc != 0 and "fabric_backend=udp" in out, out
+    assert rc != 0 and "fabric_backend=geneve" in out, out
     assert not (tmp_path / ".fabric" / "leases.yml").exists()
 
 
