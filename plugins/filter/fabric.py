@@ -47,10 +47,9 @@ class FilterModule:
         return filters
 
 
-def docker_undo(current, fabric, existed=True, subnet_env="", fabric_subnet_env="", bridge=""):
+def docker_undo(current, fabric, existed=True, subnet_env="", bridge=""):
     """The record of what the fabric changes in daemon.json and subnet.env (plugin_utils/undo.py)."""
-    return undo.docker_undo(current, fabric, existed, subnet_env or None, fabric_subnet_env or None,
-                            bridge or None)
+    return undo.docker_undo(current, fabric, existed, subnet_env or None, bridge or None)
 
 
 def verify_report(plan, hostvars, hosts, key="crosshost_verify_result"):

@@ -10,7 +10,7 @@ or removed when the user had none), no file at all when there was none.
 
 A record written on a host the fabric already ran on (an older release kept no record) cannot
 know the values before the fabric: a key whose value is already the fabric's counts as the
-fabric's (removed at reset), as does a subnet.env that is already the fabric's.
+fabric's (removed at reset), and so does subnet.env when daemon.json already holds the fabric's bip.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ VERSION = 1
 
 
 def docker_undo(current: Any, fabric: Mapping[str, Any], existed: bool = True, subnet_env: Optional[str] = None,
-                fabric_subnet_env: Optional[str] = None, bridge: Optional[str] = None) -> Dict[str, Any]:
+                bridge: Optional[str] = None) -> Dict[str, Any]:
     """The record: ``current`` is daemon.json as read before the merge, ``fabric`` the keys merged.
 
     ``subnet_env``: the text of /run/flannel/subnet.env before the fabric wrote its own (flannel's,
-    when moving over), or None; ``fabric_subnet_env``: the fabric's text (a subnet.env already the
-    fabric's is not recorded as the user's). ``bridge``: docker0's address before the fabric
+    when moving over), or None; not recorded when daemon.json already holds the fabric's bip (an
+    older release ran here: the file is the fabric's; flannel's own file for a subnet the fabric
+    adopts may read exactly as the fabric's). ``bridge``: docker0's address before the fabric
     (``172.17.0.1/16``), or None: Docker keeps its default bridge's address in its own network
     store and puts it back on docker0 at every start, so reset.yml restarts Docker once with this
     address as ``bip`` before it gives the file back without it. An address that is already the
@@ -42,7 +43,9 @@ def docker_undo(current: Any, fabric: Mapping[str, Any], existed: bool = True, s
         else:
             keys[key] = {"present": False}
     fabric_only = all(k in FABRIC_KEYS and k in fabric and current[k] == fabric[k] for k in current)
-    if subnet_env is not None and fabric_subnet_env is not None and subnet_env.strip() == fabric_subnet_env.strip():
+    # daemon.json already holding the fabric's bip: an older release of the fabric ran here, and
+    # subnet.env is the fabric's, whatever its text (flannel's, adopted, may read the same).
+    if "bip" in fabric and current.get("bip") == fabric["bip"]:
         subnet_env = None
     if not bridge or bridge == fabric.get("bip"):
         bridge = None
