@@ -108,10 +108,10 @@ integration: collection-link
 # then the target fails if any failed. The scenarios in ENGINE_SCENARIOS run once per Docker engine
 # of the lab (FABRIC_ENGINE, see lab/lib.sh), the others on the default engine. Each run's time is printed.
 # MOLECULE_SKIP: scenarios of work in progress, run by hand (`molecule test -s NAME`) and not by
-# `make test`: the bgp backend is not dispatched by site.yml yet (see README, Status).
+# `make test` (none now).
 ENGINES ?= bookworm trixie sid
 ENGINE_SCENARIOS ?= vxlan host-gw
-MOLECULE_SKIP ?= bgp
+MOLECULE_SKIP ?=
 molecule: collection-link
 	@failed=""; \
 	for f in molecule/*/molecule.yml; do \

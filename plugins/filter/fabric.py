@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, planner
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, planner, undo, verify
 
 
 def _wrap(func):
@@ -39,4 +39,27 @@ class FilterModule:
             for name in ("vxlan_state", "hostgw_state", "udp_state", "firewall_state", "docker_config", "subnet_env")
         }
         filters["bgp_state"] = _wrap(bgp.bgp_state)
+        filters["verify_state"] = _wrap(verify.verify_state)
+        filters["verify_report"] = verify_report
+        filters["docker_undo"] = docker_undo
+        filters["docker_restore"] = undo.docker_restore
+        filters["docker_restart_config"] = undo.docker_restart_config
         return filters
+
+
+def docker_undo(current, fabric, existed=True, subnet_env="", bridge=""):
+    """The record of what the fabric changes in daemon.json and subnet.env (plugin_utils/undo.py)."""
+    return undo.docker_undo(current, fabric, existed, subnet_env or None, bridge or None)
+
+
+def verify_report(plan, hostvars, hosts, key="crosshost_verify_result"):
+    """The verify matrix from every host's registered ``key`` (see plugin_utils/verify.py)."""
+    if not isinstance(plan, dict) or "hosts" not in plan:
+        raise AnsibleFilterError("verify_report: expected the fabric_plan fact (run crosshost.fabric.plan first)")
+    results = {}
+    for h in hosts:
+        try:
+            results[h] = hostvars[h].get(key)
+        except KeyError:
+            results[h] = None
+    return verify.verify_report(plan, results, hosts)

@@ -71,7 +71,10 @@ def test_existing_file_keeps_owner_and_mode(tmp_path, mode, uid, gid):
     os.chown(config, uid, gid)
     os.chmod(config, mode)
     out = converge(tmp_path, config)
-    assert "changed=1" in out, out
+    assert "changed=2" in out, out  # daemon.json, and the record of the user's values (issue 11, reset)
+    record = tmp_path / "daemon.json.crosshost-fabric-undo.json"
+    assert oct(record.stat().st_mode & 0o7777) == oct(0o600)
+    assert json.loads(record.read_text())["keys"] == {k: {"present": False} for k in ("bip", "mtu", "ip-masq")}
     st = config.stat()
     assert (oct(st.st_mode & 0o7777), st.st_uid, st.st_gid) == (oct(mode), uid, gid)
     data = merged(config)

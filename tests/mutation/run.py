@@ -22,6 +22,7 @@ killed (mutmut's "timeout"). An interrupted run can be finished with --resume (s
 
 Usage: tests/mutation/run.py [plugin_utils] [module_utils] [--min-score 90] [--max-children 2]
        tests/mutation/run.py --resume plugin_utils   (finish an interrupted run of the same code)
+       tests/mutation/run.py --update plugin_utils   (the last run brought up to the checkout, incrementally)
        tests/mutation/run.py --report plugin_utils   (score and survivors of the last run only)
        tests/mutation/run.py --rerun-survivors plugin_utils   (after adding tests: only the survivors again)
 """
@@ -45,6 +46,9 @@ REVIEWED = os.path.join(ROOT, "tests", "mutation", "survivors.yml")
 PKG = "ansible_collections/crosshost/fabric"
 FOLDERS = ("plugin_utils", "module_utils")
 KILLED = ("killed", "timeout", "caught by type check")
+# mutmut's exit codes of a checked mutant (mutmut.stats.status_by_exit_code)
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", 35: "suspicious",
+          36: "timeout", 37: "caught by type check", -24: "timeout", 24: "timeout", 152: "timeout"}
 
 SETUP_CFG = """\
 [mutmut]
@@ -63,9 +67,16 @@ timeout_multiplier=5
 """
 
 
-def stage(folder: str) -> str:
+def stage(folder: str, update: bool = False) -> str:
+    """Copy the checkout to .build/mutation/<folder>/; ``update``: over the last run, keeping its results."""
     where = os.path.join(STAGE, folder)
-    shutil.rmtree(where, ignore_errors=True)
+    before = None
+    if update:
+        with open(os.path.join(where, "stamp.json"), encoding="utf-8") as handle:
+            before = json.load(handle)
+        shutil.rmtree(os.path.join(where, "ansible_collections"))
+    else:
+        shutil.rmtree(where, ignore_errors=True)
     dest = os.path.join(where, PKG)
     os.makedirs(dest)
     # The whole checkout as git sees it (tracked and new files): tests read roles/, tools/, README.md...
@@ -80,7 +91,12 @@ def stage(folder: str) -> str:
     with open(os.path.join(where, "setup.cfg"), "w", encoding="utf-8") as handle:
         handle.write(SETUP_CFG.format(pkg=PKG, folder=folder))
     with open(os.path.join(where, "stamp.json"), "w", encoding="utf-8") as handle:
-        json.dump({"commit": commit(), "staged": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, handle)
+        stamp = {"commit": commit(), "staged": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        if before is not None:
+            stamp["updated_from"] = "%s (staged %s)" % (before["commit"], before["staged"])
+            if "updated_from" in before:
+                stamp["updated_from"] += ", itself updated from " + before["updated_from"]
+        json.dump(stamp, handle)
     return where
 
 
@@ -204,7 +220,8 @@ def report(folder: str, where: str, min_score: float, seconds: float | None) -> 
     try:
         with open(os.path.join(where, "stamp.json"), encoding="utf-8") as handle:
             stamp = json.load(handle)
-        print("  code of commit %s (staged %s)" % (stamp["commit"], stamp["staged"]))
+        print("  code of commit %s (staged %s)%s" % (stamp["commit"], stamp["staged"], "; a run updated from %s"
+                                                      % stamp["updated_from"] if "updated_from" in stamp else ""))
     except (OSError, ValueError, KeyError):
         pass
     kinds: dict[str, int] = {}
@@ -244,6 +261,10 @@ def main() -> int:
     parser.add_argument("--resume", action="store_true",
                         help="go on with an interrupted run (same plugins/ code; the mutants it checked keep their "
                              "results, the others are run)")
+    parser.add_argument("--update", action="store_true",
+                        help="bring the last run up to this checkout with mutmut's incremental run: the mutants of "
+                             "functions whose code (or whose callees' code) changed, the survivors and the mutants "
+                             "not checked yet are run with the checkout's tests; killed mutants stay killed")
     parser.add_argument("--only", default="", help="with --rerun-survivors: only mutants whose module.function "
                                                    "matches this regular expression")
     parser.add_argument("--rerun-survivors", action="store_true",
@@ -258,10 +279,12 @@ def main() -> int:
             start = time.monotonic()
             names = [m["name"] for m in collect(where, diffs=False) if m["status"] not in KILLED
                      and m["status"] != "not checked" and re.search(args.only, where_of(m["name"]))]
-            tests = os.path.join(where, "mutants", PKG, "tests")
-            shutil.rmtree(tests)
-            shutil.copytree(os.path.join(ROOT, "tests"), tests,
-                            ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".hypothesis"))
+            # Both copies: mutmut refreshes mutants/ from the staged copy (also_copy) at every run, which
+            # would put the staged (older) test files back over the new ones.
+            for tests in (os.path.join(where, PKG, "tests"), os.path.join(where, "mutants", PKG, "tests")):
+                shutil.rmtree(tests)
+                shutil.copytree(os.path.join(ROOT, "tests"), tests,
+                                ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".hypothesis"))
             print("mutmut: %d surviving mutants of plugins/%s again, with the current tests" % (len(names), folder),
                   flush=True)
             mutmut(where, "run", "--max-children", str(args.max_children), *names)
@@ -273,6 +296,30 @@ def main() -> int:
             start = time.monotonic()
             print("mutmut on plugins/%s: resuming the run in %s (only the mutants not checked yet)" % (folder, where),
                   flush=True)
+            mutmut(where, "run", "--max-children", str(args.max_children))
+            seconds = time.monotonic() - start
+        elif args.update:
+            if not os.path.isdir(os.path.join(where, "mutants")):
+                sys.exit("cannot update plugins/%s: no earlier run" % folder)
+            start = time.monotonic()
+            stage(folder, update=True)
+            # Survivors (and mutants without tests) are run again with the checkout's tests, in the same pass.
+            again = 0
+            for root, _dirs, files in os.walk(os.path.join(where, "mutants")):
+                for name in files:
+                    if name.endswith(".py.meta"):
+                        with open(os.path.join(root, name), encoding="utf-8") as handle:
+                            meta = json.load(handle)
+                        codes = meta["exit_code_by_key"]
+                        for mutant, code in codes.items():
+                            if code is not None and STATUS.get(code, "suspicious") not in KILLED:
+                                codes[mutant] = None
+                                again += 1
+                        with open(os.path.join(root, name), "w", encoding="utf-8") as handle:
+                            json.dump(meta, handle)
+            print("  %d surviving mutants marked to run again" % again, flush=True)
+            print("mutmut on plugins/%s: the last run updated to this checkout (mutants of changed functions and "
+                  "their callers again)" % folder, flush=True)
             mutmut(where, "run", "--max-children", str(args.max_children))
             seconds = time.monotonic() - start
         elif not args.report:

@@ -67,7 +67,8 @@ def test_the_readme_commands_for_an_installed_collection_run(tmp_path):
     commands = [line.split("#")[0].split() for line in readme.splitlines()
                 if line.startswith("ansible-playbook -i inventories/prod crosshost.fabric.")]
     assert sorted(c[3] for c in commands) == ["crosshost.fabric.plan", "crosshost.fabric.release",
-                                             "crosshost.fabric.site"], commands
+                                             "crosshost.fabric.reset", "crosshost.fabric.site",
+                                             "crosshost.fabric.verify"], commands
     sh([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path), ROOT], cwd=tmp_path)
     inst = tmp_path / "inst"
     sh([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--force", "--no-deps", "-p", str(inst),
@@ -80,8 +81,9 @@ def test_the_readme_commands_for_an_installed_collection_run(tmp_path):
         name: {"ansible_host": "127.0.0.1", "ansible_port": 1, "fabric_public_ip": ip, "fabric_iface": "eth0"}
         for name, ip in (("node1", "192.0.2.11"), ("node2", "192.0.2.12"))}}}))
     results = {}
-    for argv in sorted(commands, key=lambda c: ["crosshost.fabric.plan", "crosshost.fabric.release",
-                                                 "crosshost.fabric.site"].index(c[3])):
+    order = ["crosshost.fabric.plan", "crosshost.fabric.release", "crosshost.fabric.site",
+             "crosshost.fabric.verify", "crosshost.fabric.reset"]
+    for argv in sorted(commands, key=lambda c: order.index(c[3])):
         proc = subprocess.run([os.path.join(BIN, argv[0]), *argv[1:]], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=300)
         results[argv[3]] = (proc.returncode, proc.stdout + proc.stderr)
@@ -94,6 +96,9 @@ def test_the_readme_commands_for_an_installed_collection_run(tmp_path):
     rc, out = results["crosshost.fabric.site"]
     assert rc != 0 and "UNREACHABLE" in out, out
     assert "Refuse what the inventory alone can refuse" in out and "could not be found" not in out, out
+    for fqcn in ("crosshost.fabric.verify", "crosshost.fabric.reset"):
+        rc, out = results[fqcn]
+        assert rc != 0 and "UNREACHABLE" in out and "could not be found" not in out, out
 
 
 def test_the_docs_point_only_at_files_of_the_project():

@@ -53,9 +53,9 @@ def test_site_plan_play_runs_on_a_hosts_only_inventory(tmp_path):
 
 
 def test_site_refuses_a_backend_it_cannot_build_and_names_it(tmp_path):
-    inv = make_inventory(tmp_path, LOCAL, group_vars={"fabric_backend": "udp"})
+    inv = make_inventory(tmp_path, LOCAL, group_vars={"fabric_backend": "geneve"})
     rc, out = run(_plan_play(tmp_path), inv)
-    assert rc != 0 and "fabric_backend=udp" in out, out
+    assert rc != 0 and "fabric_backend=geneve" in out, out
     assert not (tmp_path / ".fabric" / "leases.yml").exists()
 
 
@@ -72,7 +72,37 @@ def test_plan_and_release_run_on_a_hosts_only_inventory(tmp_path):
     assert sorted(yaml.safe_load((tmp_path / ".fabric" / "leases.yml").read_text())["leases"]) == ["n1", "n2"]
 
 
-COVERED = {"site.yml", "plan.yml", "release.yml"}
+VERIFY = os.path.join(ROOT, "playbooks", "verify.yml")
+RESET = os.path.join(ROOT, "playbooks", "reset.yml")
+
+
+def test_verify_runs_on_a_hosts_only_inventory_and_writes_no_ledger(tmp_path):
+    """Here the three hosts are this machine, which has no VTEP: every pair fails, the cause named, and
+    the probes never leave (this machine holds no fabric gateway to send from). The plan is only read."""
+    inv = make_inventory(tmp_path, LOCAL)
+    rc, out = run(VERIFY, inv)
+    assert rc != 0 and "is undefined" not in out, out
+    assert "fabric verify: backend vxlan, 3 hosts, 6 of 6 pairs FAIL" in out, out
+    assert "FAIL n1 -> n2: device missing: n1: the VTEP flannel.1 does not exist" in out, out
+    report = json.loads((tmp_path / ".fabric" / "verify.json").read_text())
+    assert report["ok"] is False and len(report["failures"]) == 6
+    assert not (tmp_path / ".fabric" / "leases.yml").exists(), "verify wrote the ledger"
+    assert not (tmp_path / ".fabric" / "plan.json").exists(), "verify wrote the plan"
+
+
+def test_reset_runs_on_a_hosts_only_inventory_in_check_mode(tmp_path):
+    """In check mode, on this machine (which carries no fabric), with daemon.json in the test's folder:
+    every default resolves and nothing would change."""
+    inv = make_inventory(tmp_path, LOCAL)
+    config = tmp_path / "daemon.json"
+    config.write_text('{"storage-driver": "vfs"}\n')
+    rc, out = run(RESET, inv, "--check", "-e", "docker_config_file=%s" % config)
+    assert rc == 0 and "is undefined" not in out, out
+    assert re.findall(r"changed=(\d+)", out) == ["0", "0", "0"], out
+    assert config.read_text() == '{"storage-driver": "vfs"}\n'
+
+
+COVERED = {"site.yml", "plan.yml", "release.yml", "verify.yml", "reset.yml"}
 
 
 def test_every_playbook_is_run_against_a_hosts_only_inventory():

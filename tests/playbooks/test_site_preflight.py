@@ -16,7 +16,6 @@ DOWN = {name: {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connecti
 
 @pytest.mark.parametrize("group_vars, message", [
     ({"fabric_backend": "geneve"}, "fabric_backend 'geneve' is unknown"),
-    ({"fabric_backend": "udp"}, "fabric_backend=udp"),
     ({"fabric_network": "10.244.0.0/33"}, "fabric_network '10.244.0.0/33' is not a valid CIDR network"),
     ({"fabric_subnet_len": 12}, "fabric_subnet_len /12 must be longer than the prefix of fabric_network"),
 ])

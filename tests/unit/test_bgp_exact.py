@@ -5,6 +5,7 @@ showed that fragments let changed texts, ``continue``/``break`` swaps in plan_bg
 changed defaults in bgp_state through. Here each result is compared whole.
 """
 
+import contextlib
 import datetime
 import os
 import re
@@ -384,3 +385,43 @@ def test_utc_now_is_utc_whatever_the_local_zone(monkeypatch):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", text)
     then = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
     assert abs((datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()) < 60
+
+
+def test_a_run_that_finds_the_ledger_changed_under_its_lock_plans_again(tmp_path, monkeypatch):
+    """Another run wrote between this run's first read and its lock: the plan is made again from that file."""
+    path = str(tmp_path / "leases.yml")
+    other = str(tmp_path / "other.yml")
+    ledger.plan(other, Settings(), [HostInput("x", public_ip="192.0.2.9")], now="2026-01-01T00:00:00Z")
+    real = ledger.locked
+
+    @contextlib.contextmanager
+    def racing(*args, **kw):
+        with real(*args, **kw):
+            if not os.path.exists(path):
+                os.replace(other, path)  # the other run's write lands just before we hold the lock
+            yield
+
+    monkeypatch.setattr(ledger, "locked", racing)
+    out = ledger.plan(path, Settings(), [HostInput("a", public_ip="192.0.2.1")], now="2026-01-01T00:00:00Z")
+    assert out["changed"] is True
+    assert out["leases"] == {"a": "10.244.2.0/24", "x": "10.244.1.0/24"}
+    assert ledger.read(path)["leases"] == {"a": "10.244.2.0/24", "x": "10.244.1.0/24"}
+    assert out["plan"]["hosts"]["a"]["subnet"] == "10.244.2.0/24"
+
+
+def test_a_migration_holds_the_old_ledgers_lock_file_too(tmp_path, monkeypatch):
+    new, old = str(tmp_path / "new" / "leases.yml"), str(tmp_path / "leases.yml")
+    ledger.plan(old, Settings(), [HostInput("a", public_ip="192.0.2.1")])
+    real, held = ledger.locked, []
+
+    @contextlib.contextmanager
+    def recording(path, timeout=120.0, lock_file=None):
+        held.append((path, lock_file))
+        with real(path, timeout, lock_file):
+            yield
+
+    monkeypatch.setattr(ledger, "locked", recording)
+    ledger.plan(new, Settings(), [HostInput("a", public_ip="192.0.2.1"), HostInput("b", public_ip="192.0.2.2")],
+                legacy_path=old)
+    assert held == [(new, None), (old, old + ".lock")]
+    assert sorted(os.listdir(tmp_path)) == [".leases.yml.lock", "new"]

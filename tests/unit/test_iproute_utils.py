@@ -388,3 +388,49 @@ def test_read_tx_checksum():
     assert iproute.read_tx_checksum(run, "ethtool", "z") == "off"
     assert iproute.read_tx_checksum(run, "ethtool", "x") is None
     assert iproute.read_tx_checksum(run, "ethtool", "y") is None
+
+
+# ---------------------------------------------------------------- corners mutation testing found
+
+
+def test_bytes_that_are_not_utf8_are_named_not_a_crash():
+    with pytest.raises(ValueError) as err:
+        iproute.norm_ip(b"\xff10.0.0.1")
+    assert str(err.value) == "invalid address: b'\\xff10.0.0.1'"
+
+
+def test_the_name_given_is_the_name_in_the_message():
+    with pytest.raises(ValueError) as err:
+        iproute.norm_iface_addr("x")
+    assert str(err.value) == "invalid address (want ADDRESS/PREFIX): 'x'"
+    with pytest.raises(ValueError) as err:
+        iproute.norm_unicast_ip("1.2.3", "local")
+    assert str(err.value) == "invalid local: '1.2.3'"
+    with pytest.raises(ValueError) as err:
+        iproute.norm_unicast_mac("02:00", "lladdr")
+    assert str(err.value) == "invalid lladdr: '02:00'"
+
+
+def test_read_fdb_goes_on_after_entries_it_skips():
+    odd = ('[{"mac": "02:00:00:00:00:02", "dst": "10.0.0.2", "flags": ["master"], "state": "permanent"},'
+           ' {"mac": "02:00:00:00:00:04", "flags": ["self"], "state": "permanent"},'
+           ' {"mac": "02:00:00:00:00:05", "dst": "10.0.0.5", "flags": ["self"], "state": "permanent"}]')
+    run = Run({(BRIDGE, "-j", "fdb", "show", "dev", "d"): (0, odd, "")})
+    assert iproute.read_fdb(run, BRIDGE, "d") == [{"lladdr": "02:00:00:00:00:05", "dst": "10.0.0.5", "extra": ()}]
+
+
+def test_read_foreign_routes_of_ipv6_keeps_the_default_as_a_v6_network():
+    run = Run({(IP, "-6", "-j", "route", "show", "table", "main"): (
+        0, '[{"dst": "default", "gateway": "fd00::1", "metric": 1024, "protocol": "ra"}]', "")})
+    assert iproute.read_foreign_routes(run, IP, [], families=(6,)) == {("::/0", 1024, None): "ra"}
+
+
+def test_failures_keep_stdout():
+    run = Run({(IP, "-batch", "-"): (1, "partial\n", "bad"),
+               (IP, "-j", "-d", "addr", "show", "dev", "x"): (2, "out", "Permission denied")})
+    with pytest.raises(iproute.IprouteError) as err:
+        iproute.run_batch(run, IP, ["x"])
+    assert (err.value.stdout, err.value.msg) == ("partial\n", "/sbin/ip batch failed: bad")
+    with pytest.raises(iproute.IprouteError) as err:
+        iproute.read_link(run, IP, "x")
+    assert (err.value.stdout, err.value.stderr) == ("out", "Permission denied")

@@ -476,3 +476,69 @@ def test_canonical_from_scratch_refuses_a_ruleset_that_lost_rules():
     assert str(err.value) == "scratch ruleset for FABRIC-M lost rules"
     result, jumps = ipt.canonical_from_scratch([item("FABRIC-M", "PREROUTING", [], table="mangle")], saved)
     assert result == [item("FABRIC-M", "PREROUTING", [], table="mangle")] and jumps == {}
+
+
+# ---------------------------------------------------------------- corners mutation testing found
+
+
+def test_line_changes_does_not_junk_popular_lines():
+    # A render of many identical-looking lines moved by one: the moved line, not 250 others.
+    before, after = ["b"] + ["a"] * 250, ["a"] * 250 + ["b"]
+    assert ipt.line_changes(before, after) == (["b"], ["b"])
+
+
+def test_parse_save_refuses_a_rule_before_any_table():
+    with pytest.raises(ValueError) as err:
+        ipt.parse_save("-A FORWARD -j ACCEPT\n")
+    assert str(err.value) == "iptables-save line outside a table: -A FORWARD -j ACCEPT"
+
+
+def test_plan_never_changes_the_live_model():
+    before = live()
+    ipt.plan(before, DESIRED, "present", True)
+    ipt.plan(before, [item("FABRIC-FORWARD", None, [])], "absent", False)
+    assert before == LIVE
+
+
+def test_plan_and_render_of_a_declared_chain_without_rules():
+    before = {"filter": {"chains": ["INPUT", "FORWARD", "OUTPUT", "FABRIC-E"],
+                         "rules": {"FORWARD": [MARK + " -j FABRIC-E"]}}}
+    batches, _e, _o, _w = ipt.plan(before, [item("FABRIC-E", "FORWARD", [])], "present", False)
+    assert batches == {}
+    assert ipt.render(before, {"filter": ["FABRIC-E"]}) == ["-t filter -N FABRIC-E",
+                                                            "-t filter -A FORWARD " + MARK + " -j FABRIC-E"]
+
+
+def test_remove_chains_goes_on_after_a_builtin_or_a_referenced_chain():
+    table = {"chains": ["INPUT", "FORWARD", "OUTPUT", "FABRIC-A", "FABRIC-B", "FABRIC-C", "FABRIC-D"],
+             "rules": {"INPUT": ["-j FABRIC-A", "-p udp -g FABRIC-A"], "FABRIC-C": ["-j FABRIC-D"],
+                       "FABRIC-D": ["-j FABRIC-C"]}}
+    batch = ipt.Batch(table)
+    warnings = []
+    ipt._remove_chains(batch, ["FORWARD", "FABRIC-A", "FABRIC-B", "FABRIC-C", "FABRIC-D", "FABRIC-GONE"], warnings,
+                       "filter")
+    assert warnings == [
+        "not removing built-in chain filter/FORWARD",
+        "left chain filter/FABRIC-A in place: still referenced by -A INPUT -j FABRIC-A; -A INPUT -p udp -g FABRIC-A",
+    ]
+    # C and D only reference each other, and both go.
+    assert batch.lines() == ["-F FABRIC-B", "-F FABRIC-C", "-F FABRIC-D", "-X FABRIC-B", "-X FABRIC-C", "-X FABRIC-D"]
+
+
+def test_a_table_without_builtin_chains_known_here():
+    table = {"chains": ["FABRIC-B"], "rules": {}}
+    batch = ipt.Batch(table)
+    ipt._remove_chains(batch, ["FABRIC-B"], [], "broute")
+    assert batch.lines() == ["-F FABRIC-B", "-X FABRIC-B"]
+    desired = [item("FABRIC-B", "BROUTING", ["-j ACCEPT"], table="broute", create_hook=True)]
+    assert ipt.scratch_text(desired, {"broute": {"chains": ["BROUTING"], "rules": {}}}) == (
+        "*broute\n:BROUTING - [0:0]\n:FABRIC-B - [0:0]\n-A FABRIC-B -j ACCEPT\n"
+        "-A BROUTING " + MARK + " -j FABRIC-B\nCOMMIT\n")
+
+
+def test_scratch_text_of_a_table_not_live_yet():
+    assert ipt.scratch_text(DESIRED[2:], {}) == (
+        "*nat\n:FABRIC-POSTROUTING - [0:0]\n"
+        "-A FABRIC-POSTROUTING -s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN\n"
+        "-A FABRIC-POSTROUTING -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully\n"
+        "-A POSTROUTING " + MARK + " -j FABRIC-POSTROUTING\nCOMMIT\n")

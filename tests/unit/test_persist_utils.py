@@ -146,3 +146,13 @@ def test_shell_script_is_exactly_the_boot_script():
         "\n"
         "exit $rc\n"
     )
+
+
+def test_default_modes_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        persist.sync(str(tmp_path / "new" / "f"), "x\n")
+    finally:
+        os.umask(old)
+    assert mode_of(str(tmp_path / "new")) == 0o755
+    assert mode_of(str(tmp_path / "new" / "f")) == 0o644

@@ -30,7 +30,8 @@ def test_check_mode_shows_the_bird_conf_diff_and_converge_reconfigures_without_r
     proc = converge("--check", "--diff")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert PASSWORD not in proc.stdout + proc.stderr
-    changed = [(h, t, r) for h, t, r in changed_results(json.loads(proc.stdout))]
+    # Task names as site.yml's includes report them ("crosshost.fabric.bgp : <name>").
+    changed = [(h, t.split(" : ")[-1], r) for h, t, r in changed_results(json.loads(proc.stdout))]
     assert [(h, t) for h, t, _r in changed] == [(name, TEMPLATE_TASK)], changed
     assert diff_lines(changed[0][2]) == ["-# edited by hand"]
     assert host.check_output(f"sha256sum {CONFIG}") == before  # check mode changed nothing

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: crosshost.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """crosshost-fabric-udp: the UDP backend of crosshost.fabric (flannel's ``udp`` backend).
@@ -21,7 +20,8 @@ IP packet per datagram on the wire; UDP GRO (UDP_GRO): one receive brings many d
 consecutive TCP segments are joined into one TSO write to flannel0; draining up to ``--batch``
 packets per wake-up; large socket buffers.
 
-Files and commands:
+Files and commands (the udp role installs this file without a shebang, run by python3 from the unit,
+and the command crosshost-fabric-udp that runs it):
   crosshost-fabric-udp [--config FILE] ...   the daemon (systemd unit crosshost-fabric-udp.service)
   crosshost-fabric-udp status [--json]       peers, packets, bytes and drops of the running daemon
   SIGHUP: reload the peer file (adding or removing a host never restarts the daemon)
@@ -204,11 +204,13 @@ def checksum(data, initial=0):
     """The Internet checksum (RFC 1071) of ``data`` plus ``initial`` (a partial sum), as a 16-bit int.
 
     2**16 = 1 (mod 0xffff), so the one's complement sum of the 16-bit words is the big-endian
-    number modulo 0xffff (0 standing for 0xffff unless everything is zero).
+    number modulo 0xffff (0 standing for 0xffff unless everything is zero). CPython reads bytes
+    into an int faster little-endian; a byte swap of a 16-bit word is a product by 256 modulo
+    0xffff (256 * 256 = 1), hence the shift.
     """
     if len(data) & 1:
         data = bytes(data) + b"\0"
-    total = int.from_bytes(data, "big") + initial
+    total = (int.from_bytes(data, "little") << 8) + initial
     folded = total % 0xFFFF
     if folded == 0 and total:
         folded = 0xFFFF
@@ -244,12 +246,23 @@ def complete_checksum(packet, csum_start, csum_offset):
     return packet
 
 
+def _fold(total):
+    """The checksum field for a one's complement sum ``total`` (any size)."""
+    folded = total % 0xFFFF
+    if folded == 0 and total:
+        folded = 0xFFFF
+    return ~folded & 0xFFFF
+
+
 def split_tso(packet, mss):
     """Cut a TCP/IPv4 TSO packet (checksum partial or not) into MSS-sized IP packets.
 
     Each segment gets the IP header (total length, id + i, checksum) and the TCP header
     (sequence number, FIN/PSH on the last segment only, CWR on the first only, full checksum)
     it would have had on the wire. Returns a list of bytes.
+
+    The hot path of the daemon: the headers' sums are computed once, and per segment only the
+    fields that change are added (2**16 = 1 mod 0xffff, so a field's value adds as it is).
     """
     if len(packet) < 40 or packet[0] >> 4 != 4 or packet[9] != 6:
         raise ValueError("not a TCP/IPv4 packet")
@@ -258,70 +271,49 @@ def split_tso(packet, mss):
     hl = ihl + thl
     if ihl < 20 or thl < 20 or hl > len(packet) or mss <= 0:
         raise ValueError("bad header lengths")
-    payload = memoryview(packet)[hl:]
-    total = len(payload)
-    if total <= mss:
-        segment = bytearray(packet)
-        segment[2:4] = len(segment).to_bytes(2, "big")
-        segment[10:12] = b"\0\0"
-        segment[10:12] = checksum(segment[:ihl]).to_bytes(2, "big")
-        segment[ihl + 16:ihl + 18] = b"\0\0"
-        tcp_len = len(segment) - ihl
-        segment[ihl + 16:ihl + 18] = checksum(
-            segment[ihl:], pseudo_sum(segment[12:16], segment[16:20], 6, tcp_len)).to_bytes(2, "big")
-        return [bytes(segment)]
-    ip_hdr = bytearray(packet[:ihl])
-    tcp_hdr = bytearray(packet[ihl:hl])
-    ip_id = int.from_bytes(ip_hdr[4:6], "big")
-    seq = int.from_bytes(tcp_hdr[4:8], "big")
-    flags = tcp_hdr[13]
-    src, dst = bytes(ip_hdr[12:16]), bytes(ip_hdr[16:20])
-    ip_hdr[10:12] = b"\0\0"
-    tcp_hdr[16:18] = b"\0\0"
-    pseudo = int.from_bytes(src, "big") + int.from_bytes(dst, "big") + 6
+    ip_id = int.from_bytes(packet[4:6], "big")
+    seq = int.from_bytes(packet[ihl + 4:ihl + 8], "big")
+    flags = packet[ihl + 13]
+    # IP header without total length, id and checksum
+    ip_a, ip_b, ip_c = packet[0:2], packet[6:10], packet[12:ihl]
+    ip_base = int.from_bytes(ip_a, "big") + int.from_bytes(ip_b, "big") + int.from_bytes(ip_c, "big")
+    # TCP header without sequence number, flags and checksum; the pseudo header without its length
+    t_ports, t_ack_off, t_win, t_rest = packet[ihl:ihl + 4], packet[ihl + 8:ihl + 13], packet[ihl + 14:ihl + 16], \
+        packet[ihl + 18:hl]
+    t_rest_sum = int.from_bytes(t_rest, "big") << (8 * (len(t_rest) & 1))
+    tcp_base = (int.from_bytes(t_ports, "big") + int.from_bytes(packet[ihl + 8:ihl + 12], "big")
+                + (packet[ihl + 12] << 8) + int.from_bytes(t_win, "big") + t_rest_sum
+                + int.from_bytes(packet[12:16], "big") + int.from_bytes(packet[16:20], "big") + 6)
+    head = struct.Struct("!2sHH4sH%ds4sI5sB2sH" % (ihl - 12))
+    pack = head.pack
     out = []
-    pack = struct.pack_into
-    offset = 0
-    first = True
-    while offset < total:
-        chunk = payload[offset:offset + mss]
-        size = len(chunk)
-        last = offset + size >= total
-        pack("!HH", ip_hdr, 2, ihl + thl + size, ip_id & 0xFFFF)
-        ip_hdr[10:12] = b"\0\0"
-        ip_hdr[10:12] = checksum(ip_hdr).to_bytes(2, "big")
-        pack("!I", tcp_hdr, 4, seq & 0xFFFFFFFF)
-        tcp_hdr[13] = flags if last else flags & ~0x09  # FIN, PSH only on the last
-        if not first:
-            tcp_hdr[13] &= ~0x80  # CWR only on the first
-        tcp_hdr[16:18] = b"\0\0"
-        body = bytes(chunk)
-        # the header has an even length: the body's sum adds as it is (odd bodies padded)
-        body_sum = int.from_bytes(body + b"\0" if size & 1 else body, "big")
-        tcp_hdr[16:18] = checksum(tcp_hdr, pseudo + thl + size + body_sum).to_bytes(2, "big")
-        out.append(bytes(ip_hdr) + bytes(tcp_hdr) + body)
-        offset += size
+    append = out.append
+    offset = hl
+    end = len(packet)
+    first_flags = flags & ~0x09  # FIN, PSH only on the last
+    mid_flags = first_flags & ~0x80  # CWR only on the first
+    view = memoryview(packet)
+    while True:
+        stop = offset + mss
+        last = stop >= end
+        body = packet[offset:end] if last else view[offset:stop].tobytes()
+        size = len(body)
+        if last:
+            seg_flags = flags if offset == hl else flags & ~0x80
+        else:
+            seg_flags = first_flags if offset == hl else mid_flags
+        length = hl + size
+        ip_sum = _fold(ip_base + length + ip_id)
+        s32 = seq & 0xFFFFFFFF
+        body_sum = int.from_bytes(body + b"\0" if size & 1 else body, "little") << 8  # see checksum()
+        tcp_sum = _fold(tcp_base + (s32 >> 16) + (s32 & 0xFFFF) + seg_flags + thl + size + body_sum)
+        append(pack(ip_a, length, ip_id & 0xFFFF, ip_b, ip_sum, ip_c, t_ports, s32, t_ack_off, seg_flags, t_win,
+                    tcp_sum) + t_rest + body)
+        if last:
+            return out
+        offset = stop
         seq += size
         ip_id += 1
-        first = False
-    return out
-
-
-def _tcp_key(seg):
-    """(header bytes that must match, seq, payload length, flags) of a plain TCP/IPv4 segment, or None."""
-    if len(seg) < 40 or seg[0] != 0x45 or seg[9] != 6 or seg[6] & 0x3F or seg[7]:
-        return None  # IP options, not TCP, or a fragment
-    thl = (seg[32] >> 4) * 4
-    hl = 20 + thl
-    if thl < 20 or int.from_bytes(seg[2:4], "big") != len(seg) or hl >= len(seg):
-        return None
-    flags = seg[33]
-    if flags & ~0x18:  # only ACK and PSH may be coalesced
-        return None
-    # tos, ttl, src, dst, ports, ack, data offset, window, options
-    match = bytes(seg[1:2]) + bytes(seg[8:9]) + bytes(seg[12:24]) + bytes(seg[28:33]) + bytes(seg[34:36]) + \
-        bytes(seg[40:hl])
-    return match, int.from_bytes(seg[24:28], "big"), len(seg) - hl, flags, hl
 
 
 def coalesce(segments):
@@ -337,42 +329,47 @@ def coalesce(segments):
     n = len(segments)
     while i < n:
         seg = segments[i]
-        key = _tcp_key(seg)
         j = i + 1
-        if key is not None and not key[3] & 0x08:
-            match, seq, size, _flags, hl = key
-            mss = size
-            expect = seq + size
-            total = 20 + (hl - 20) + size
-            while j < n:
-                other = _tcp_key(segments[j])
-                if other is None or other[0] != match or other[1] != expect & 0xFFFFFFFF or other[2] > mss:
-                    break
-                if total + other[2] > 65535:
-                    break
-                total += other[2]
-                expect += other[2]
-                j += 1
-                if other[2] < mss or other[3] & 0x08:
-                    break  # a short or pushed segment ends the run
+        size = len(seg)
+        # plain TCP/IPv4 (no IP options, not a fragment), only ACK/PSH, not pushed, with data
+        if size > 40 and seg[0] == 0x45 and seg[9] == 6 and not seg[6] & 0x3F and not seg[7] \
+                and seg[33] == 0x10 and int.from_bytes(seg[2:4], "big") == size:
+            hl = 20 + (seg[32] >> 4) * 4
+            mss = size - hl
+            if hl >= 40 and mss > 0:
+                flow, same, opts, tos_ttl = seg[12:24], seg[28:33], seg[40:hl], (seg[1], seg[8])
+                expect = (int.from_bytes(seg[24:28], "big") + mss) & 0xFFFFFFFF
+                total = size
+                while j < n:
+                    other = segments[j]
+                    osize = len(other)
+                    data = osize - hl
+                    if not 0 < data <= mss or total + data > 65535 or other[0] != 0x45 or other[9] != 6 \
+                            or other[6] & 0x3F or other[7] or other[33] & ~0x18 \
+                            or int.from_bytes(other[2:4], "big") != osize or other[12:24] != flow \
+                            or other[28:33] != same or other[40:hl] != opts or (other[1], other[8]) != tos_ttl \
+                            or int.from_bytes(other[24:28], "big") != expect:
+                        break
+                    total += data
+                    expect = (expect + data) & 0xFFFFFFFF
+                    j += 1
+                    if data < mss or other[33] & 0x08:
+                        break  # a short or pushed segment ends the run
         if j - i < 2:
             out.append((ZERO_VNET_HDR, seg))
             i += 1
             continue
         run = segments[i:j]
-        hl = key[4]
-        first = bytearray(run[0][:hl])
+        first = bytearray(seg[:hl])
         first[33] |= run[-1][33] & 0x08
-        body = b"".join(bytes(s[hl:]) for s in run)
-        length = hl + len(body)
-        first[2:4] = length.to_bytes(2, "big")
+        first[2:4] = total.to_bytes(2, "big")
         first[10:12] = b"\0\0"
         first[10:12] = checksum(first[:20]).to_bytes(2, "big")
-        partial = pseudo_sum(first[12:16], first[16:20], 6, length - 20)
+        partial = pseudo_sum(first[12:16], first[16:20], 6, total - 20)
         partial = partial % 0xFFFF or (0xFFFF if partial else 0)
         first[36:38] = partial.to_bytes(2, "big")
-        hdr = VNET_HDR.pack(VNET_F_NEEDS_CSUM, GSO_TCPV4, hl, key[2], 20, 16)
-        out.append((hdr, bytes(first) + body))
+        hdr = VNET_HDR.pack(VNET_F_NEEDS_CSUM, GSO_TCPV4, hl, mss, 20, 16)
+        out.append((hdr, b"".join([first] + [memoryview(s)[hl:] for s in run])))
         i = j
     return out
 
@@ -616,7 +613,7 @@ class Daemon:
     def serve_control(self):
         while True:
             try:
-                conn, _ = self.control.accept()
+                conn, _addr = self.control.accept()
             except BlockingIOError:
                 return
             with conn:
@@ -645,7 +642,7 @@ class Daemon:
         tun, buf, cfg = self.tun, self.tunbuf, self.config
         view = memoryview(buf)
         vnet = self.offload
-        for _ in range(self.args.batch):
+        for _round in range(self.args.batch):
             try:
                 n = os.readv(tun, [buf])
             except BlockingIOError:
@@ -721,7 +718,7 @@ class Daemon:
         sock, buf, cfg = self.sock, self.sockbuf, self.config
         view = memoryview(buf)
         gro = self.gro
-        for _ in range(self.args.batch):
+        for _round in range(self.args.batch):
             try:
                 if gro:
                     n, anc, _flags, addr = sock.recvmsg_into([buf], 64)
@@ -827,7 +824,7 @@ def query_status(path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="crosshost-fabric-udp", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="crosshost-fabric-udp", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("command", nargs="?", choices=["run", "status", "check"], default="run",
                         help="run the daemon (default), print the running daemon's status, or check the peer file")
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="the peer file (default %(default)s)")
@@ -864,7 +861,12 @@ def main(argv=None):
         daemon.run()
     except SystemExit:
         log("stopping: " + status_text(daemon.status()).replace("\n", "; "))
-        return 0
+    finally:
+        if daemon.control is not None:
+            try:
+                os.unlink(args.control)
+            except OSError:
+                pass
     return 0
 
 

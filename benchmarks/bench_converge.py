@@ -1,0 +1,167 @@
+"""What a converge costs, and how it grows with the fleet (issue 11, item 4). Prints figures only.
+
+For each fleet size N (default 3 and 10): brings up N + 1 lab nodes (the lab's node image: systemd
+and a Docker engine each) on an internal Docker network, and with the collection's site.yml, through
+the same docker connection as the molecule scenarios (pipelining on):
+
+  first      the first converge of N nodes (packages present, Docker restarted one node at a time)
+  no-op      a second run that changes nothing, with ansible.posix.profile_tasks: its wall time, the
+             number of tasks each host ran, and the slowest tasks
+  add one    node N+1 added to the inventory, site.yml --limit to it (the new host's own converge;
+             its peers pick it up at their next run)
+
+and removes the nodes and the network. Needs root, Docker, the lab image (make setup) and .venv.
+Noisy on a shared machine: compare figures of one run.
+
+    .venv/bin/python benchmarks/bench_converge.py [N ...]      (or: make bench)
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+IMAGE = os.environ.get("LAB_IMAGE", "crosshost/fabric-node:bookworm")
+NETWORK = "crosshost-bench-converge"
+PREFIX = "crosshost-bench-cnode"
+LABEL = "org.crosshost.lab=1"
+# Same flags as LAB_NODE_FLAGS in lab/lib.sh (--privileged is refused on these machines).
+NODE_FLAGS = [
+    *("--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "NET_BROADCAST"),
+    *("--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE", "--cap-add", "MKNOD"),
+    *("--security-opt", "apparmor=unconfined", "--security-opt", "seccomp=unconfined"),
+    *("--tmpfs", "/run", "--tmpfs", "/run/lock"),
+    *("-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--cgroupns=host"),
+]
+INVENTORY = """\
+fabric:
+  hosts:
+{hosts}
+  vars:
+    ansible_connection: community.docker.docker
+    ansible_python_interpreter: /usr/bin/python3
+    fabric_network: 10.244.0.0/16
+    fabric_backend: vxlan
+    fabric_lease_file: {tmp}/leases.yml
+    fabric_plan_dir: {tmp}/plan
+"""
+
+
+def sh(*argv: str, check: bool = True, timeout: float = 300) -> str:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return proc.stdout.strip()
+
+
+def nodes(n: int) -> list[str]:
+    return [f"{PREFIX}{i}" for i in range(1, n + 1)]
+
+
+def teardown() -> None:
+    for name in sh("docker", "ps", "-aq", "--filter", f"name=^{PREFIX}[0-9]+$").split():
+        sh("docker", "rm", "-f", name, check=False)
+    sh("docker", "network", "rm", NETWORK, check=False)
+
+
+def bring_up(names: list[str]) -> None:
+    teardown()
+    sh("docker", "network", "create", "--internal", "--label", LABEL, NETWORK)  # no route out
+    for node in names:
+        sh("docker", "run", "-d", "--name", node, "--hostname", node, "--network", NETWORK, "--label", LABEL,
+           "--stop-signal", "SIGRTMIN+3", *NODE_FLAGS, IMAGE, "/lib/systemd/systemd")
+    deadline = time.monotonic() + 600
+    for node in names:
+        while True:
+            state = sh("docker", "exec", node, "systemctl", "is-system-running", check=False)
+            image = subprocess.run(["docker", "exec", node, "docker", "image", "inspect", "busybox:latest"],
+                                   capture_output=True)
+            if state in ("running", "degraded") and image.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{node} did not boot (systemd: {state})")
+            time.sleep(1)
+
+
+def site(tmp: pathlib.Path, names: list[str], *extra: str, profile: bool = False) -> tuple[float, str]:
+    inventory = tmp / "hosts.yml"
+    inventory.write_text(INVENTORY.format(hosts="".join(f"    {n}:\n" for n in names), tmp=tmp), encoding="utf-8")
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING="1")
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(ROOT / ".build" / "collections"))
+    if profile:
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
+        env["PROFILE_TASKS_TASK_OUTPUT_LIMIT"] = "12"
+    exe = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    start = time.monotonic()
+    proc = subprocess.run([str(exe), "-i", str(inventory), str(ROOT / "site.yml"), *extra], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=3600)
+    took = time.monotonic() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"site.yml failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    return took, proc.stdout
+
+
+def recap(out: str) -> dict[str, tuple[int, int]]:
+    """{host: (ok + changed + skipped tasks, changed)} from the play recap."""
+    found = {}
+    for m in re.finditer(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=\d+\s+skipped=(\d+)", out,
+                         re.M):
+        found[m.group(1)] = (int(m.group(2)) + int(m.group(4)), int(m.group(3)))
+    return found
+
+
+def slowest(out: str) -> list[str]:
+    """profile_tasks' summary lines (the slowest tasks first)."""
+    return [line.strip() for line in out.splitlines() if re.search(r"-{3,}\s+\d+\.\d+s$", line)][:8]
+
+
+def fleet(n: int) -> dict[str, object]:
+    names = nodes(n + 1)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-converge-{n}-"))
+    t0 = time.monotonic()
+    bring_up(names)
+    print(f"[{n} nodes] {n + 1} lab nodes up in {time.monotonic() - t0:.0f} s", flush=True)
+    first, _ = site(tmp, names[:n])
+    print(f"[{n} nodes] first converge {first:.1f} s", flush=True)
+    noop, out = site(tmp, names[:n], profile=True)
+    rc = recap(out)
+    tasks = sorted({t for t, _c in (rc[h] for h in names[:n])})
+    changed = sum(c for _t, c in (rc[h] for h in names[:n]))
+    print(f"[{n} nodes] no-op re-run {noop:.1f} s ({'/'.join(map(str, tasks))} tasks per host, {changed} changed)")
+    for line in slowest(out):
+        print(f"    {line}")
+    add, out = site(tmp, names, "--limit", names[n])
+    print(f"[{n} nodes] adding one host with --limit {add:.1f} s", flush=True)
+    return {"first": first, "noop": noop, "add": add, "tasks": tasks, "changed": changed}
+
+
+def main() -> int:
+    if os.geteuid() != 0 or subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode:
+        print(f"skipped: needs root, Docker and the lab image {IMAGE} (make setup)")
+        return 0
+    sizes = [int(a) for a in sys.argv[1:]] or [3, 10]
+    results = {}
+    try:
+        for n in sizes:
+            results[n] = fleet(n)
+            teardown()
+    finally:
+        teardown()
+    print("nodes  first converge  no-op re-run  tasks/host  add one (--limit)")
+    for n, r in results.items():
+        print(f"{n:5d}  {r['first']:12.1f} s  {r['noop']:10.1f} s  {'/'.join(map(str, r['tasks'])):>10}"
+              f"  {r['add']:15.1f} s")
+    if len(results) >= 2:
+        small, big = results[min(results)], results[max(results)]
+        print(f"no-op ratio {max(results)}/{min(results)} nodes: {big['noop'] / small['noop']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
