@@ -107,11 +107,13 @@ integration: collection-link
 # Each scenario in turn (molecule destroys its instances even when a step fails); all are run,
 # then the target fails if any failed. The scenarios in ENGINE_SCENARIOS run once per Docker engine
 # of the lab (FABRIC_ENGINE, see lab/lib.sh), the others on the default engine. Each run's time is printed.
-# MOLECULE_SKIP: scenarios of work in progress, run by hand (`molecule test -s NAME`) and not by
-# `make test` (none now).
+# MOLECULE_SKIP: scenarios run by hand (`make molecule MOLECULE_SKIP=` runs every one), not by
+# `make test`: CI stops at 90 minutes, and bgp, bgp-racks and udp (each 17-20 min on a loaded lab,
+# 8-10 min estimated idle) would take the suite past it on top of the engine matrix. Their
+# backends (issues 8 and 9) are still open; see README, Tests.
 ENGINES ?= bookworm trixie sid
 ENGINE_SCENARIOS ?= vxlan host-gw
-MOLECULE_SKIP ?=
+MOLECULE_SKIP ?= bgp bgp-racks udp
 molecule: collection-link
 	@failed=""; \
 	for f in molecule/*/molecule.yml; do \
