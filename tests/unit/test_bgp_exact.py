@@ -17,6 +17,8 @@ from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, ledge
 from ansible_collections.crosshost.fabric.plugins.plugin_utils.bgp import BgpInput, BgpSettings
 from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import HostInput, PlanError, Settings
 
+from test_bgp import make_plan
+
 NET = "10.244.0.0/16"
 RR = BgpSettings(mode="route-reflector")
 
@@ -27,12 +29,6 @@ def problems(inputs, settings=None):
     return exc.value.problems
 
 
-def make_plan(inputs, settings=None, public_net="192.0.2.0/24"):
-    hosts = [HostInput(i.name, public_ip=i.public_ip, iface="eth0", public_net=public_net)
-             for i in inputs if not i.router]
-    plan, _ = planner.build_plan(Settings(backend="bgp"), hosts)
-    section, warnings = bgp.plan_bgp(NET, inputs, settings or BgpSettings())
-    return bgp.attach(plan, section), warnings
 
 
 def speaker(router_id, asn=64512, rack=None, reflector=False, router=False, addresses=(), peers=()):

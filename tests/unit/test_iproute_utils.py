@@ -7,31 +7,17 @@ their own, the all-zero flood entries and a dynamic one; a ``-force`` batch of `
 unreachable address in it; a batch failing on its second line.
 """
 
-import pathlib
 
 import pytest
 
 from ansible_collections.crosshost.fabric.plugins.module_utils import iproute
 
-DATA = pathlib.Path(__file__).parent / "data"
+from recorded_run import Run, recorded
+
 IP = "/sbin/ip"
 BRIDGE = "/sbin/bridge"
 
 
-def recorded(name):
-    return (DATA / name).read_text()
-
-
-class Run:
-    """``run`` answering from a table {tuple(argv): (rc, out, err)}; keeps every call."""
-
-    def __init__(self, answers):
-        self.answers = answers
-        self.calls = []
-
-    def __call__(self, argv, data=None):
-        self.calls.append((list(argv), data))
-        return self.answers[tuple(argv)]
 
 
 # ---------------------------------------------------------------- normalisation

@@ -6,28 +6,17 @@ kernel's (tests/unit/data/ip-route-get-mixed.json: a direct neighbour 192.0.2.2,
 the gateway 192.0.2.254, 10.244.2.5 through the VXLAN device, 203.0.113.9 unreachable).
 """
 
-import pathlib
 
 import pytest
 
 from ansible_collections.crosshost.fabric.plugins.module_utils import iproute, routes
 
-DATA = pathlib.Path(__file__).parent / "data"
+from recorded_run import DATA, Run
+
 IP = "/sbin/ip"
 GET = (IP, "-j", "-force", "-batch", "-")
 
 
-class Run:
-    def __init__(self, answers):
-        self.answers = answers
-        self.calls = []
-
-    def __call__(self, argv, data=None):
-        self.calls.append((list(argv), data))
-        answer = self.answers[tuple(argv)]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
 
 
 def kernel_route_get():

@@ -18,30 +18,14 @@ import re
 import time
 
 import pytest
-from fabric_lab import converge, expected_entries, fabric_entries, load_plan, node
+from fabric_lab import (assert_tcp_alive, expected_entries, fabric_entries, node, switch_backend,
+                        tcp_received)
 from hostgw_lab import expected_routes, hostgw_leftovers, routes, vxlan_leftovers
 
 CLIENT, SERVER = "hostgw-node1", "hostgw-node2"
 PORT = 9000
 INTERVAL = 0.1
 MAX_GAP = 3.0  # seconds between two answered pings, across both switches
-
-
-def running(host, name: str) -> bool:
-    return host.run(f"docker inspect -f '{{{{.State.Running}}}}' {name}").stdout.strip() == "true"
-
-
-def received(host) -> int:
-    """Lines the server workload has received on its one TCP connection."""
-    return int(host.check_output("docker exec fabric-tcp-server sh -c 'wc -l < /tmp/received'") or 0)
-
-
-def assert_stream_alive(client, server, label: str) -> None:
-    assert running(server, "fabric-tcp-server"), f"{label}: the server's connection ended"
-    assert running(client, "fabric-tcp-client"), f"{label}: the client's connection ended"
-    before = received(server)
-    time.sleep(1.5)
-    assert received(server) > before, f"{label}: no data through the TCP connection any more"
 
 
 @pytest.fixture(scope="module")
@@ -63,21 +47,14 @@ def stream(plan):
         f"'i=0; while :; do i=$((i+1)); echo $i; sleep {INTERVAL}; done | nc {addr} {PORT}'"
     )
     client.check_output(f"docker run -d --name fabric-pinger busybox ping -i {INTERVAL} {addr}")
-    assert_stream_alive(client, server, "before the switch")
+    assert_tcp_alive(client, server, "before the switch")
     yield client, server
     for host, name in names:
         host.run(f"docker rm -f {name}")
 
 
 def switch(backend: str | None) -> dict:
-    """site.yml with fabric_backend=backend (None: the scenario's host-gw); the new plan."""
-    args = ("-e", f"fabric_backend={backend}") if backend else ()
-    start = time.monotonic()
-    converge(*args, what=f"switch to {backend or 'host-gw'}")
-    print(f"\nswitch to {backend or 'host-gw'}: site.yml took {time.monotonic() - start:.1f} s")
-    plan = load_plan()
-    assert plan["backend"] == (backend or "host-gw")
-    return plan
+    return switch_backend(backend, "host-gw")
 
 
 def faults_after_switch(plan: dict) -> list[str]:
@@ -108,17 +85,17 @@ def test_switch_to_vxlan_leaves_nothing_of_host_gw_and_keeps_the_connection(stre
     client, server = stream
     faults = faults_after_switch(switch("vxlan"))
     assert not faults, "\n".join(faults)
-    assert_stream_alive(client, server, "after the switch to vxlan")
+    assert_tcp_alive(client, server, "after the switch to vxlan")
 
 
 def test_switch_back_to_host_gw_leaves_nothing_of_vxlan_and_keeps_the_connection(stream):
     client, server = stream
     faults = faults_after_switch(switch(None))
     assert not faults, "\n".join(faults)
-    assert_stream_alive(client, server, "after the switch back to host-gw")
+    assert_tcp_alive(client, server, "after the switch back to host-gw")
     gap, answered, sent = longest_gap(client)
     print(
         f"\nping every {INTERVAL} s across both switches: {answered} of {sent + 1} answered, "
-        f"longest gap between two answers {gap:.1f} s; TCP lines received {received(server)}"
+        f"longest gap between two answers {gap:.1f} s; TCP lines received {tcp_received(server)}"
     )
     assert gap <= MAX_GAP, f"traffic stopped for {gap:.1f} s during the switches"

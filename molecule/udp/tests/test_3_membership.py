@@ -13,25 +13,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from fabric_lab import converge, inventory_without, load_leases, load_plan, node, traffic_with
+from fabric_lab import (assert_tcp_alive, converge, inventory_without, load_leases, load_plan, node, tcp_received,
+                        traffic_with)
 from udp_lab import Pinger, expected_peers, main_pid, status
 
 A, B, GONE = "udp-node1", "udp-node2", "udp-node3"
 MAX_GAP = 0.5
 TCP_PORT = 9000
-
-
-def received(server) -> int:
-    return int(server.check_output("docker exec fabric-tcp-server sh -c 'wc -l < /tmp/received'") or 0)
-
-
-def assert_stream_alive(client, server, label: str) -> None:
-    for host, name in ((server, "fabric-tcp-server"), (client, "fabric-tcp-client")):
-        assert host.run(f"docker inspect -f '{{{{.State.Running}}}}' {name}").stdout.strip() == "true", \
-            f"{label}: the TCP connection ended ({name})"
-    before = received(server)
-    time.sleep(1.0)
-    assert received(server) > before, f"{label}: no data through the TCP connection any more"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +37,7 @@ def flows(plan):
         f"'i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done | nc {tcp_addr} {TCP_PORT}'")
     pinger = Pinger(client, server)
     pids = {n: main_pid(node(n)) for n in (A, B)}
-    assert_stream_alive(client, server, "before")
+    assert_tcp_alive(client, server, wait=1.0, label="before")
     yield client, server, pinger, pids
     pinger.stop()
     server.run("docker rm -f fabric-tcp-server")
@@ -83,10 +71,10 @@ def test_a_node_added_back_while_traffic_flows_interrupts_nothing(plan, flows):
         assert [p["name"] for p in status(host)["peers"]] == [p["name"] for p in expected_peers(now, name)]
         assert "reloaded /etc/crosshost-fabric/udp.json: 2 peers (added" in host.check_output(
             "journalctl -u crosshost-fabric-udp.service --no-pager -o cat")
-    assert_stream_alive(client, server, f"after {GONE} came back")
+    assert_tcp_alive(client, server, wait=1.0, label=f"after {GONE} came back")
     gap, answered, sent = pinger.gap()
     print(f"ping {A} -> {B} every 0.1 s while {GONE} left and came back: {answered} of {sent} answered, "
-          f"longest gap {gap:.1f} s; TCP lines received {received(server)}")
+          f"longest gap {gap:.1f} s; TCP lines received {tcp_received(server)}")
     assert gap <= MAX_GAP, f"traffic between {A} and {B} stopped for {gap:.1f} s"
     faults = traffic_with(now, GONE)
     assert not faults, "traffic with the node added back:\n  " + "\n  ".join(faults)

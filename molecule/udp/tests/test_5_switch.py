@@ -11,10 +11,9 @@ moves traffic from one to the other).
 
 from __future__ import annotations
 
-import time
 
 import pytest
-from fabric_lab import converge, expected_entries, fabric_entries, load_plan, node, traffic_with
+from fabric_lab import expected_entries, fabric_entries, node, switch_backend, traffic_with
 from udp_lab import Pinger, udp_faults, udp_leftovers
 
 A, B = "udp-node1", "udp-node2"
@@ -28,13 +27,7 @@ def pinger(plan):
 
 
 def switch(backend: str | None) -> dict:
-    args = ("-e", f"fabric_backend={backend}") if backend else ()
-    start = time.monotonic()
-    converge(*args, what=f"switch to {backend or 'udp'}")
-    print(f"\nswitch to {backend or 'udp'}: site.yml took {time.monotonic() - start:.1f} s")
-    plan = load_plan()
-    assert plan["backend"] == (backend or "udp")
-    return plan
+    return switch_backend(backend, "udp")
 
 
 def test_switch_to_vxlan_leaves_nothing_of_udp(pinger):

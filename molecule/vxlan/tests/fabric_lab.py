@@ -440,3 +440,30 @@ def reached_via(outsider, network: str, gateway: str, addrs: dict[str, str]) -> 
         return [name for name, addr in sorted(addrs.items()) if outside_pings(outsider, addr)]
     finally:
         outsider.run(f"ip route del {network}")
+
+
+def switch_backend(backend: str | None, scenario_backend: str) -> dict:
+    """site.yml with fabric_backend=backend (None: the scenario's own backend); the new plan."""
+    args = ("-e", f"fabric_backend={backend}") if backend else ()
+    label = f"switch to {backend or scenario_backend}"
+    start = time.monotonic()
+    converge(*args, what=label)
+    print(f"\n{label}: site.yml took {time.monotonic() - start:.1f} s")
+    new_plan = load_plan()
+    assert new_plan["backend"] == (backend or scenario_backend)
+    return new_plan
+
+
+def tcp_received(server) -> int:
+    """Lines the fabric-tcp-server workload has received on its one TCP connection."""
+    return int(server.check_output("docker exec fabric-tcp-server sh -c 'wc -l < /tmp/received'") or 0)
+
+
+def assert_tcp_alive(client, server, label: str, wait: float = 1.5) -> None:
+    """Both ends of the fabric-tcp-client -> fabric-tcp-server connection run and data still flows."""
+    for host, name in ((server, "fabric-tcp-server"), (client, "fabric-tcp-client")):
+        running = host.run(f"docker inspect -f '{{{{.State.Running}}}}' {name}").stdout.strip() == "true"
+        assert running, f"{label}: the TCP connection ended ({name})"
+    before = tcp_received(server)
+    time.sleep(wait)
+    assert tcp_received(server) > before, f"{label}: no data through the TCP connection any more"
