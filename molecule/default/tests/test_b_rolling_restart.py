@@ -1,9 +1,9 @@
 """Docker is never restarted on every host at once (issue 11, item 3), on real nodes.
 
 prepare.yml started a container (``--restart always``) and a sampler on every node; it writes one
-line every 0.2 s: when the state query started and ended, docker.service's state (`systemctl is-active`:
-down is anything but ``active``, i.e. deactivating, inactive, activating) and whether `docker version`
-answered within 3 s (logged only: on a loaded machine a slow answer is not a stopped Docker). The
+line every 0.2 s: when the state query started and ended, and docker.service's state (`systemctl
+is-active`: down is anything but ``active``, i.e. deactivating, inactive, activating; a query of
+Docker's API would block through a restart, and on a loaded machine a slow answer is no stop). The
 first site.yml then moved docker0 from Docker's default 172.17.0.1/16 to the node's subnet (a bip
 change), which restarts Docker on each node.
 
@@ -43,7 +43,7 @@ def samples(nodes):
         rows = []
         for line in h.check_output(f"cat {LOG}").splitlines():
             parts = line.split()
-            if len(parts) == 4:
+            if len(parts) == 3:
                 rows.append(((float(parts[0]) + float(parts[1])) / 2, parts[2] == "active"))
         out[name] = rows
     return out
