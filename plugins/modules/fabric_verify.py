@@ -82,7 +82,7 @@ options:
     type: int
     default: 1
 author:
-  - crosshost.fabric contributors
+  - crosshost.fabric developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
