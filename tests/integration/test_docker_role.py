@@ -10,14 +10,10 @@ and ``docker_service`` names no unit, so this machine's Docker is never restarte
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-import yaml
+from ansible_cli import run_local_play
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown to another user")
 
@@ -32,28 +28,14 @@ SECRET = {"proxies": {"http-proxy": "http://user:s3cret@proxy.example:3128"}, "l
 
 
 def converge(tmp_path, config):
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump([{
-        "name": "daemon.json only",
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "vars": {"fabric_plan": PLAN, "docker_config_file": str(config),
-                 "docker_service": "crosshost-test-no-such-unit",
-                 "ansible_python_interpreter": sys.executable},
-        "tasks": [
-            {"name": "The role's daemon.json step",
-             "ansible.builtin.include_role": {"name": "crosshost.fabric.docker", "tasks_from": "daemon_json"}},
-            {"name": "End before handlers", "ansible.builtin.meta": "end_play"},
-        ],
-    }]))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
-    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", str(playbook)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
+    rc, out = run_local_play(
+        tmp_path, "daemon.json only",
+        {"fabric_plan": PLAN, "docker_config_file": str(config), "docker_service": "crosshost-test-no-such-unit"},
+        [{"name": "The role's daemon.json step",
+          "ansible.builtin.include_role": {"name": "crosshost.fabric.docker", "tasks_from": "daemon_json"}},
+         {"name": "End before handlers", "ansible.builtin.meta": "end_play"}],
+    )
+    assert rc == 0, out
     assert "RUNNING HANDLER" not in out, out
     return out
 

@@ -7,15 +7,11 @@ daemon.json they read is a file in the test's temporary folder.
 """
 
 import json
-import os
 import re
 import subprocess
-import sys
 
-import yaml
+from ansible_cli import run_local_play
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
 
 
 def run(tmp_path, daemon_json=None):
@@ -24,26 +20,13 @@ def run(tmp_path, daemon_json=None):
         config.write_text(json.dumps(daemon_json))
     elif config.exists():
         config.unlink()
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump([{
-        "name": "engine step only",
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "vars": {"forward_docker_config_file": str(config), "ansible_python_interpreter": sys.executable},
-        "tasks": [
-            {"name": "The role's engine step",
-             "ansible.builtin.include_role": {"name": "crosshost.fabric.forward", "tasks_from": "engine"}},
-            {"name": "Show", "ansible.builtin.debug": {"msg": "ENGINE={{ forward_docker_engine | to_json }}"}},
-        ],
-    }]))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-               ANSIBLE_CALLBACK_FORMAT_PRETTY="false")
-    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", str(playbook)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
-    return proc.returncode, proc.stdout + proc.stderr
+    return run_local_play(
+        tmp_path, "engine step only", {"forward_docker_config_file": str(config)},
+        [{"name": "The role's engine step",
+          "ansible.builtin.include_role": {"name": "crosshost.fabric.forward", "tasks_from": "engine"}},
+         {"name": "Show", "ansible.builtin.debug": {"msg": "ENGINE={{ forward_docker_engine | to_json }}"}}],
+        extra_env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_CALLBACK_FORMAT_PRETTY": "false"},
+    )
 
 
 def engine(out):
