@@ -14,7 +14,8 @@ Two parts, both run on the managed host (standard library and ``ansible.module_u
 
 An issue is ``{"kind": KIND, "msg": TEXT}``; the kinds name the likely cause and are what
 ``plugin_utils/verify.py`` reports: ``missing entry``, ``wrong entry``, ``device missing``,
-``device down``, ``session down``, ``daemon down``, ``read error``, ``cannot probe``.
+``device down``, ``session down`` (bgp: a session BIRD does not hold Established, or BIRD not
+answering), ``daemon down``, ``read error``, ``cannot probe``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,6 +38,7 @@ NO_PROBE = "cannot probe"
 
 CHECKS = {}
 
+_SINCE_RE = re.compile(r"^[0-9][0-9:.\-]*$")
 _RECEIVED_RE = re.compile(r"(\d+) (?:packets )?received")
 
 
@@ -163,6 +165,60 @@ def check_hostgw(run, tools, params, peers):
     for peer in peers:
         want = peer.get("expect") or {}
         per_peer[peer["name"]] = _check_route(routes, want["route"], peer["name"]) if want.get("route") else []
+    return [], per_peer
+
+
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
+
+
+def parse_bird_protocols(out):
+    """``{protocol name: (state, info)}`` of the BGP protocols in ``birdc show protocols``."""
+    found = {}
+    for line in (out or "").splitlines():
+        cols = line.split()
+        if len(cols) >= 4 and cols[1] == "BGP":
+            # Name Proto Table State Since Info: Since is a time, or a date and a time.
+            rest = cols[4:]
+            while rest and _SINCE_RE.match(rest[0]):
+                rest = rest[1:]
+            info = " ".join(rest)
+            found[cols[0]] = (cols[3], info)
+    return found
+
+
+@backend_check("bgp")
+def check_bgp(run, tools, params, peers):
+    """Per peer, the BIRD sessions that carry its routes (``expect.sessions``) are Established.
+
+    BIRD not answering (stopped, crashed) downs every session: each peer gets ``session down``."""
+    birdc = tools.get("birdc")
+    wanted = [s for p in peers for s in (p.get("expect") or {}).get("sessions") or []]
+    if not wanted:
+        return [], {}
+    if not birdc:
+        down, why = None, "birdc is not installed"
+    else:
+        rc, out, err = run([birdc, "show", "protocols"])
+        out, err = _text(out), _text(err)
+        down = parse_bird_protocols(out) if rc == 0 else None
+        why = "BIRD does not answer (birdc: %s)" % ((err or out or "rc %s" % rc).strip().splitlines() or ["?"])[-1]
+    per_peer = {}
+    for peer in peers:
+        found = []
+        for s in (peer.get("expect") or {}).get("sessions") or []:
+            label = "%s (%s, %s)" % (s["name"], s.get("peer") or "?", s.get("address") or "?")
+            if down is None:
+                found.append(issue(SESSION_DOWN, "%s: no BGP session %s towards %s" % (why, label, peer["name"])))
+                continue
+            state = down.get(s["name"])
+            if state is None:
+                found.append(issue(SESSION_DOWN, "BIRD has no protocol %s (towards %s): bird.conf is not the plan's"
+                                   % (label, peer["name"])))
+            elif not state[1].startswith("Established"):
+                found.append(issue(SESSION_DOWN, "BGP session %s is %s %s, not Established (towards %s)"
+                                   % (label, state[0], state[1] or "-", peer["name"])))
+        per_peer[peer["name"]] = found
     return [], per_peer
 
 

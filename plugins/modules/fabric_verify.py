@@ -17,13 +17,15 @@ description:
     once, so an answer proves the fabric's routes in both directions between the two subnets.
   - 'Compares what the host holds with the plan, per peer, for the backends that have a health check
     (C(module_utils/health.py)): C(vxlan) the VTEP, and per peer its permanent neighbour entry, its
-    permanent FDB entry and its route; C(host-gw) per peer its route. Other backends are probed only
+    permanent FDB entry and its route; C(host-gw) per peer its route; C(bgp) per peer the BIRD sessions
+    that carry its routes are Established (C(birdc show protocols)). Other backends are probed only
     (their checks plug into the same place).'
   - Changes nothing, in check mode or not (C(changed) is always false).
     M(crosshost.fabric.fabric_verify)'s results from every host are turned into the fabric's matrix
     by the filter C(crosshost.fabric.verify_report); C(playbooks/verify.yml) does both.
 requirements:
   - iproute2 with JSON output (C(ip -j)) and C(ping) (iputils or busybox) on the managed host.
+  - C(birdc) (BIRD 2) for backend C(bgp).
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - crosshost.fabric.attributes
@@ -59,7 +61,8 @@ options:
         description:
           - What this host must hold for the peer, by backend. C(vxlan) C(neighbour) (dst, lladdr),
             C(fdb) (lladdr, dst) and C(route); C(host-gw) C(route). A C(route) is dst, via, dev, onlink,
-            and optionally C(direct) (via, dev), the alternative of VXLAN's direct routing.
+            and optionally C(direct) (via, dev), the alternative of VXLAN's direct routing. C(bgp)
+            C(sessions), a list of (name, address, peer): the BIRD protocols that must be Established.
         type: dict
         default: {}
   device:
@@ -153,6 +156,7 @@ def main():
     tools = {
         "ip": module.get_bin_path("ip", required=True),
         "bridge": module.get_bin_path("bridge") or "bridge",
+        "birdc": module.get_bin_path("birdc") if p["backend"] == "bgp" else None,
     }
 
     def run(argv, data=None):

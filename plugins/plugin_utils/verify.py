@@ -66,6 +66,37 @@ def _hostgw_expect(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     return {"peers": peers}
 
 
+@backend_expect("bgp")
+def _bgp_expect(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
+    """Per peer, the BIRD sessions of this host that carry the routes to that peer's subnet
+    (``{"sessions": [{name, address, peer}]}``): the session to the peer itself (mesh, a reflector to
+    its client), else those to the reflectors of the peer's rack (a reflector), else every session
+    to a reflector or an outside router (a rack's host, ``peers`` mode). All must be Established."""
+    # Imported here as planner does: the bgp module builds on the planner.
+    from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp as _bgp
+
+    state = _bgp.bgp_state(plan, host)
+    speakers = plan["bgp"]["speakers"]
+    sessions = state["sessions"]
+
+    def brief(items):
+        return [{"name": s["name"], "address": s["address"], "peer": s["peer"] or s["address"]} for s in items]
+
+    def reflector(s):
+        return s["peer"] is not None and speakers[s["peer"]]["reflector"]
+
+    peers = {}
+    for name in _peer_names(plan, host):
+        via = [s for s in sessions if s["peer"] == name]
+        if not via and state["reflector"]:
+            rack = (speakers.get(name) or {}).get("rack")
+            via = [s for s in sessions if reflector(s) and speakers[s["peer"]]["rack"] == rack]
+        if not via:
+            via = [s for s in sessions if s["peer"] is None or reflector(s)]
+        peers[name] = {"sessions": brief(via)}
+    return {"peers": peers}
+
+
 def verify_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     """The arguments of ``crosshost.fabric.fabric_verify`` on ``host``."""
     if host not in plan.get("hosts", {}):
@@ -94,6 +125,10 @@ def _filtered_cause(plan: Mapping[str, Any], a: str, b: str) -> str:
                 % (PORT_FILTERED, plan.get("vxlan_port", 8472), pair))
     if backend == "host-gw":
         return ("%s: the routes on both hosts match the plan but no answer came back: the underlay between %s "
+                "probably drops traffic of the cluster network %s (a firewall, anti-spoofing, a router between them)"
+                % (PORT_FILTERED, pair, plan.get("network")))
+    if backend == "bgp":
+        return ("%s: every BGP session is Established but no answer came back: the underlay between %s "
                 "probably drops traffic of the cluster network %s (a firewall, anti-spoofing, a router between them)"
                 % (PORT_FILTERED, pair, plan.get("network")))
     return "%s: no answer came back between %s and no entry was found missing" % (PORT_FILTERED, pair)

@@ -55,6 +55,8 @@ def test_mesh_renders_a_config_bird_accepts(tmp_path):
         assert text.count("protocol bgp ") == 2
         assert "include" not in text  # no password, no secrets file
         assert "graceful restart on;" in text and "next hop self;" in text and "direct;" in text
+        # Calico's retry timers: a session comes back within seconds.
+        assert "connect retry time 5;" in text and "error wait time 5, 30;" in text
         # The announced subnet never reaches the kernel: the kernel export rejects it.
         assert "if source != RTS_BGP then reject;" in text
         assert "if net = %s then reject;" % state["subnet"] in text

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
@@ -26,8 +27,8 @@ def sessions(host) -> dict[str, str]:
     return {line.split()[0]: line for line in out.splitlines() if len(line.split()) > 1 and line.split()[1] == "BGP"}
 
 
-def wait_sessions(host, want_established: bool, timeout: float = 60) -> dict[str, str]:
-    """Poll until every BGP session is (or none is) Established; return the last lines seen."""
+def wait_sessions(host, want_established: bool, timeout: float = 60, poll: float = 0.2) -> dict[str, str]:
+    """Poll (every `poll` s) until every BGP session is (or none is) Established; return the last lines seen."""
     deadline = time.monotonic() + timeout
     while True:
         states = sessions(host)
@@ -36,7 +37,29 @@ def wait_sessions(host, want_established: bool, timeout: float = 60) -> dict[str
             return states
         if time.monotonic() > deadline:
             return states
-        time.sleep(1)
+        time.sleep(poll)
+
+
+def wait_all_sessions(names, timeout: float = 60) -> dict[str, dict[str, str]]:
+    """wait_sessions(Established) on every node at once: {node: its BGP protocols' lines}."""
+    from fabric_lab import node
+
+    return parallel(lambda name: wait_sessions(node(name), want_established=True, timeout=timeout), names)
+
+
+def parallel(func, items) -> dict:
+    """{item: func(item)}, the items at once (each check is `docker exec`s that mostly wait)."""
+    items = list(items)
+    with ThreadPoolExecutor(max_workers=max(1, len(items))) as pool:
+        return dict(zip(items, pool.map(func, items), strict=True))
+
+
+def traffic_faults_parallel(plan: dict, webs: dict[str, str], pairs) -> list[str]:
+    """fabric_lab.traffic_faults, every pair at once: the same checks, a fraction of the time."""
+    from fabric_lab import traffic_faults
+
+    found = parallel(lambda pair: traffic_faults(plan, webs, [pair]), list(pairs))
+    return [fault for pair in found for fault in found[pair]]
 
 
 def bird_routes(host) -> dict[str, dict]:

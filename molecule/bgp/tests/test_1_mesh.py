@@ -12,8 +12,8 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from bgp_lab import bird_routes, routes_to, wait_sessions
-from fabric_lab import RECAP_FILE, all_pairs, node, traffic_faults
+from bgp_lab import bird_routes, routes_to, traffic_faults_parallel, wait_all_sessions
+from fabric_lab import RECAP_FILE, all_pairs, node
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "molecule_helpers"))
 from check_recap import assert_check_mode_clean  # noqa: E402 - the check recap every scenario asserts
@@ -25,8 +25,7 @@ def test_converge_in_check_mode_changed_nothing():
 
 def test_every_session_is_established(plan):
     faults = []
-    for name in sorted(plan["hosts"]):
-        states = wait_sessions(node(name), want_established=True)
+    for name, states in sorted(wait_all_sessions(plan["hosts"]).items()):
         want = {"fabric_" + peer.replace("-", "_") for peer in plan["hosts"] if peer != name}
         if set(states) != want:
             faults.append(f"{name}: BGP protocols {sorted(states)}, expected {sorted(want)}")
@@ -50,5 +49,5 @@ def test_each_kernel_holds_the_peer_subnets_and_docker0_alone_serves_its_own(pla
 
 
 def test_workloads_reach_each_other_both_ways_without_nat(plan, webs):
-    faults = traffic_faults(plan, webs, all_pairs(plan["hosts"]))
+    faults = traffic_faults_parallel(plan, webs, all_pairs(plan["hosts"]))
     assert not faults, "cross-node container traffic over BGP routes:\n  " + "\n  ".join(faults)

@@ -10,32 +10,21 @@ the same subnets (the leases are kept), which verify.yml then finds all ok.
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 import pathlib
-import re
-import subprocess
-import time
+import sys
 
 import testinfra
 from test_default import INVENTORY, load_plan
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+# The snapshot comparison and the playbook runner are shared with the bgp scenario's reset proof.
+sys.path.insert(0, str(ROOT / "molecule" / "vxlan" / "tests"))
+from fabric_lab import changed_counts, run_playbook, snapshot_diffs  # noqa: E402
 
 
 def playbook(name, *extra):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0")
-    t0 = time.monotonic()
-    proc = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(ROOT / name), *extra],
-                          capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=900)
-    print("%s took %.1f s" % (name, time.monotonic() - t0))
-    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
-
-
-def changed(out):
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", out, re.M)}
+    return run_playbook(name, *extra, inventory=INVENTORY, root=ROOT)
 
 
 def test_reset_gives_back_every_node_as_before_the_first_site_yml_and_a_converge_works():
@@ -43,17 +32,11 @@ def test_reset_gives_back_every_node_as_before_the_first_site_yml_and_a_converge
     nodes = {n: testinfra.get_host(f"ansible://{n}", ansible_inventory=INVENTORY) for n in sorted(plan["hosts"])}
     rc, out = playbook("playbooks/reset.yml")
     assert rc == 0, out
-    diffs = []
-    for name, h in nodes.items():
-        before = h.check_output("cat /var/tmp/fabric-before.txt").splitlines()
-        after = h.check_output("/usr/local/lib/fabric-snapshot.sh").splitlines()
-        if before != after:
-            diff = difflib.unified_diff(before, after, "before", "after", lineterm="")
-            diffs.append(f"--- {name}\n" + "\n".join(diff))
+    diffs = snapshot_diffs(nodes)
     assert not diffs, "reset.yml left the nodes different from before the first site.yml:\n" + "\n".join(diffs)
 
     rc, out = playbook("playbooks/reset.yml")
-    assert rc == 0 and set(changed(out).values()) == {0}, out
+    assert rc == 0 and set(changed_counts(out).values()) == {0}, out
 
     rc, out = playbook("site.yml")
     assert rc == 0, out

@@ -21,6 +21,7 @@ import difflib
 import ipaddress
 import json
 import os
+import re
 import pathlib
 import shutil
 import subprocess
@@ -467,3 +468,44 @@ def assert_tcp_alive(client, server, label: str, wait: float = 1.5) -> None:
     before = tcp_received(server)
     time.sleep(wait)
     assert tcp_received(server) > before, f"{label}: no data through the TCP connection any more"
+
+
+# --- reset.yml gives every node back as it was before the first site.yml ------------------------
+# prepare.yml copies molecule/default/files/snapshot.sh to SNAPSHOT_SCRIPT on each node and writes
+# its output to SNAPSHOT_BEFORE before the first converge (default and bgp scenarios).
+
+SNAPSHOT_SCRIPT = "/usr/local/lib/fabric-snapshot.sh"
+SNAPSHOT_BEFORE = "/var/tmp/fabric-before.txt"
+
+
+def run_playbook(path: str | os.PathLike, *extra: str, inventory: str | os.PathLike = INVENTORY,
+                 root: str | os.PathLike = PROJECT) -> tuple[int, str]:
+    """A playbook of the collection (path relative to the project) as a user runs it; (rc, output
+    without colours). Prints its time."""
+    root = pathlib.Path(root)
+    exe = shutil.which("ansible-playbook") or str(pathlib.Path(sys.executable).parent / "ansible-playbook")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root / ".build" / "collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0")
+    t0 = time.monotonic()
+    proc = subprocess.run([exe, "-i", str(inventory), str(root / path), *extra],
+                          capture_output=True, text=True, env=env, cwd=str(root), timeout=1200)
+    print("%s took %.1f s" % (path, time.monotonic() - t0))
+    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+
+
+def changed_counts(out: str) -> dict[str, int]:
+    """{host: changed} of a PLAY RECAP."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", out, re.M)}
+
+
+def snapshot_diffs(hosts) -> list[str]:
+    """{name: testinfra host}: each node's snapshot now against the one taken before the first
+    site.yml; a unified diff per node that differs."""
+    diffs = []
+    for name, h in sorted(hosts.items()):
+        before = h.check_output(f"cat {SNAPSHOT_BEFORE}").splitlines()
+        after = h.check_output(SNAPSHOT_SCRIPT).splitlines()
+        if before != after:
+            diff = difflib.unified_diff(before, after, "before", "after", lineterm="")
+            diffs.append(f"--- {name}\n" + "\n".join(diff))
+    return diffs

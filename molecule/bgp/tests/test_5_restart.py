@@ -6,6 +6,7 @@ lab container that is no peer cannot open a TCP connection to it (its SYN is dro
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 from bgp_lab import bird_routes, wait_sessions
@@ -36,11 +37,11 @@ def test_sessions_and_routes_are_back(before):
     states = wait_sessions(host, want_established=True, timeout=90)
     assert states and all("Established" in line for line in states.values()), states
     routes = {}
-    for _ in range(30):
+    for _ in range(150):
         routes = bird_routes(host)
         if set(routes) == set(before):
             break
-        host.run("sleep 1")
+        time.sleep(0.2)
     assert {d: r.get("gateway") for d, r in routes.items()} == {d: r.get("gateway") for d, r in before.items()}
 
 
