@@ -61,8 +61,9 @@ options:
         description:
           - What this host must hold for the peer, by backend. C(vxlan) C(neighbour) (dst, lladdr),
             C(fdb) (lladdr, dst) and C(route); C(host-gw) C(route). A C(route) is dst, via, dev, onlink,
-            and optionally C(direct) (via, dev), the alternative of VXLAN's direct routing. C(bgp)
-            C(sessions), a list of (name, address, peer): the BIRD protocols that must be Established.
+            and optionally C(direct) (via, dev), the alternative of VXLAN's direct routing.
+          - C(bgp) C(sessions), a list of (name, address, peer), the BIRD protocols that carry the peer's
+            routes; each must be Established.
         type: dict
         default: {}
   device:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from bgp_lab import bird_routes, wait_sessions
-from fabric_lab import RECAP_FILE, all_pairs, node, traffic_faults
+from bgp_lab import bird_routes, traffic_faults_parallel, wait_all_sessions
+from fabric_lab import RECAP_FILE, all_pairs, node
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "molecule_helpers"))
 from check_recap import assert_check_mode_clean  # noqa: E402 - the check recap every scenario asserts
@@ -31,6 +31,7 @@ def test_converge_in_check_mode_changed_nothing():
 def test_hosts_peer_only_with_their_rack_router_and_routers_with_each_other(plan):
     speakers = plan["bgp"]["speakers"]
     assert {n for n, s in speakers.items() if s["router"]} == set(ROUTERS)
+    seen = wait_all_sessions(speakers, timeout=90)
     faults = []
     for name, me in sorted(speakers.items()):
         if me["router"]:
@@ -38,7 +39,7 @@ def test_hosts_peer_only_with_their_rack_router_and_routers_with_each_other(plan
             want |= {proto(r) for r in ROUTERS if r != name}
         else:
             want = {proto(r) for r, rack in ROUTERS.items() if rack == me["rack"]}
-        states = wait_sessions(node(name), want_established=True, timeout=90)
+        states = seen[name]
         if set(states) != want:
             faults.append(f"{name}: BGP protocols {sorted(states)}, expected {sorted(want)}")
         faults += [f"{name}: {line}" for line in states.values() if "Established" not in line]
@@ -61,5 +62,5 @@ def test_routers_carry_every_subnet_and_hosts_every_other(plan):
 
 
 def test_containers_reach_each_other_across_racks_without_nat(plan, webs):
-    faults = traffic_faults(plan, webs, all_pairs(plan["hosts"]))
+    faults = traffic_faults_parallel(plan, webs, all_pairs(plan["hosts"]))
     assert not faults, "container traffic across racks:\n  " + "\n  ".join(faults)
