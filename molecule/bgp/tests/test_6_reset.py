@@ -1,4 +1,5 @@
-"""crosshost.fabric.reset on nodes that ran BGP (issue 11 item 2); runs last.
+"""crosshost.fabric.reset on nodes that ran BGP (issue 11 item 2), before the node restart (a reboot
+renews docker0's MAC address and Docker's DNS ports, which no reset can give back).
 
 prepare.yml took a snapshot of every node before the first site.yml (the default scenario's
 files/snapshot.sh: links, addresses, routes, rules, permanent neighbours and FDB entries,
