@@ -10,16 +10,19 @@ the same subnets (the leases are kept), which verify.yml then finds all ok.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import pathlib
 import re
 import subprocess
+import sys
 import time
 
 import testinfra
 from test_default import INVENTORY, load_plan
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "vxlan" / "tests"))
+from fabric_lab import snapshot_diffs  # noqa: E402 - shared with the udp scenario
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
@@ -43,13 +46,7 @@ def test_reset_gives_back_every_node_as_before_the_first_site_yml_and_a_converge
     nodes = {n: testinfra.get_host(f"ansible://{n}", ansible_inventory=INVENTORY) for n in sorted(plan["hosts"])}
     rc, out = playbook("playbooks/reset.yml")
     assert rc == 0, out
-    diffs = []
-    for name, h in nodes.items():
-        before = h.check_output("cat /var/tmp/fabric-before.txt").splitlines()
-        after = h.check_output("/usr/local/lib/fabric-snapshot.sh").splitlines()
-        if before != after:
-            diff = difflib.unified_diff(before, after, "before", "after", lineterm="")
-            diffs.append(f"--- {name}\n" + "\n".join(diff))
+    diffs = snapshot_diffs(nodes)
     assert not diffs, "reset.yml left the nodes different from before the first site.yml:\n" + "\n".join(diffs)
 
     rc, out = playbook("playbooks/reset.yml")

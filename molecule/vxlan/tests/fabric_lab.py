@@ -22,6 +22,7 @@ import ipaddress
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -467,3 +468,37 @@ def assert_tcp_alive(client, server, label: str, wait: float = 1.5) -> None:
     before = tcp_received(server)
     time.sleep(wait)
     assert tcp_received(server) > before, f"{label}: no data through the TCP connection any more"
+
+
+# --- day two: verify.yml and reset.yml (issue 11), shared by the default and udp scenarios ------
+
+# The state of a node before the first site.yml, which reset.yml must give back: the snapshot script
+# molecule/default/files/snapshot.sh, copied to the nodes and run by prepare.yml before converge.
+SNAPSHOT_SCRIPT = "/usr/local/lib/fabric-snapshot.sh"
+SNAPSHOT_BEFORE = "/var/tmp/fabric-before.txt"
+
+
+def run_playbook(playbook: str, *args: str, inventory: str | os.PathLike = INVENTORY, timeout: float = 900):
+    """(rc, output without colours) of one of the collection's playbooks (a path under the project),
+    with Molecule's configuration; prints how long it took."""
+    exe = shutil.which("ansible-playbook") or str(pathlib.Path(sys.executable).parent / "ansible-playbook")
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(PROJECT / ".build" / "collections"))
+    start = time.monotonic()
+    proc = subprocess.run([exe, "-i", str(inventory), str(PROJECT / playbook), *args], capture_output=True,
+                          text=True, env=env, cwd=str(PROJECT), timeout=timeout)
+    print(f"{playbook} {' '.join(args)} took {time.monotonic() - start:.1f} s")
+    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+
+
+def snapshot_diffs(hosts: dict) -> list[str]:
+    """Per node ({name: testinfra host}) the unified diff between its snapshot before the first
+    site.yml and now; empty when every node is as it was."""
+    diffs = []
+    for name, h in sorted(hosts.items()):
+        before = h.check_output(f"cat {SNAPSHOT_BEFORE}").splitlines()
+        after = h.check_output(SNAPSHOT_SCRIPT).splitlines()
+        if before != after:
+            diff = difflib.unified_diff(before, after, "before", "after", lineterm="")
+            diffs.append(f"--- {name}\n" + "\n".join(diff))
+    return diffs
