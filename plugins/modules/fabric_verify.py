@@ -17,9 +17,9 @@ description:
     once, so an answer proves the fabric's routes in both directions between the two subnets.
   - 'Compares what the host holds with the plan, per peer, for the backends that have a health check
     (C(module_utils/health.py)): C(vxlan) the VTEP, and per peer its permanent neighbour entry, its
-    permanent FDB entry and its route; C(host-gw) per peer its route; C(udp) the TUN device, the
-    daemon answering on its status socket with its counters (else C(daemon down)), and per peer its
-    entry in the daemon's peer table. Other backends are probed only (their checks plug into the same
+    permanent FDB entry and its route; C(host-gw) per peer its route; C(udp) the daemon answering on
+    its status socket with its counters (else C(daemon down)), the TUN device, and per peer its entry
+    in the peer table of the daemon. Other backends are probed only (their checks plug into the same
     place).'
   - Changes nothing, in check mode or not (C(changed) is always false).
     M(crosshost.fabric.fabric_verify)'s results from every host are turned into the fabric's matrix
