@@ -16,13 +16,19 @@ An issue is ``{"kind": KIND, "msg": TEXT}``; the kinds name the likely cause and
 ``plugin_utils/verify.py`` reports: ``missing entry``, ``wrong entry``, ``device missing``,
 ``device down``, ``session down`` (bgp: a session BIRD does not hold Established, or BIRD not
 answering), ``daemon down``, ``read error``, ``cannot probe``.
+
+udp: ``check_udp`` reads the daemon's status socket (``read_udp_status``, what ``crosshost-fabric-udp
+status --json`` prints): a daemon that does not answer is ``daemon down`` on this host, which fails
+every pair of this host both ways and no other.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
+import socket
 import subprocess
 
 from ansible_collections.crosshost.fabric.plugins.module_utils import iproute
@@ -220,6 +226,67 @@ def check_bgp(run, tools, params, peers):
                                    % (label, state[0], state[1] or "-", peer["name"])))
         per_peer[peer["name"]] = found
     return [], per_peer
+
+
+UDP_CONTROL = "/run/crosshost-fabric/udp.sock"  # the daemon's status socket (crosshost-fabric-udp --control)
+
+
+def read_udp_status(path=None, timeout=3):
+    """The status of the running crosshost-fabric-udp daemon (what ``crosshost-fabric-udp status
+    --json`` prints): it writes one JSON document on its control socket and closes it."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path or UDP_CONTROL)
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        sock.close()
+    return json.loads(b"".join(chunks).decode("utf-8"))
+
+
+@backend_check("udp")
+def check_udp(run, tools, params, peers):
+    """flannel0 up; the daemon answers on its status socket with its counters; per peer its entry in
+    the daemon's peer table (subnet, public IP, port) as the plan says."""
+    device = params.get("device") or "flannel0"
+    try:
+        status = read_udp_status()
+    except (OSError, ValueError) as exc:
+        # flannel0 is the daemon's open TUN device: it goes with the daemon, the one cause to name
+        return [issue(DAEMON_DOWN, "crosshost-fabric-udp does not answer on %s (%s): is "
+                                   "crosshost-fabric-udp.service running? (%s goes with it)"
+                      % (UDP_CONTROL, exc, device))], {}
+    host_issues = []
+    link = iproute.read_link(run, tools["ip"], device)
+    if link is None:
+        host_issues.append(issue(DEVICE_MISSING, "the TUN device %s does not exist" % device))
+    elif not link["up"]:
+        host_issues.append(issue(DEVICE_DOWN, "the TUN device %s is down" % device))
+    if not isinstance(status, dict) or not isinstance(status.get("counters"), dict) \
+            or not isinstance(status.get("drops"), dict) or not isinstance(status.get("peers"), list):
+        host_issues.append(issue(READ_ERROR, "crosshost-fabric-udp's status lacks its counters or peers"))
+        return host_issues, {}
+    table = dict((str(e.get("name")), e) for e in status["peers"] if isinstance(e, dict))
+    per_peer = {}
+    for peer in peers:
+        name, want = peer["name"], (peer.get("expect") or {}).get("udp_peer")
+        found = []
+        if want:
+            got = table.get(name)
+            label = "%s %s:%s" % (want["subnet"], want["ip"], want["port"])
+            if got is None:
+                found.append(issue(MISSING, "the daemon's peer table has no entry for %s (the plan says %s)"
+                                   % (name, label)))
+            elif (got.get("subnet"), got.get("ip"), got.get("port")) != (want["subnet"], want["ip"], want["port"]):
+                found.append(issue(WRONG, "the daemon's peer table has %s %s:%s for %s, the plan says %s"
+                                   % (got.get("subnet"), got.get("ip"), got.get("port"), name, label)))
+        per_peer[name] = found
+    return host_issues, per_peer
 
 
 def check(backend, run, tools, params, peers):

@@ -18,8 +18,10 @@ description:
   - 'Compares what the host holds with the plan, per peer, for the backends that have a health check
     (C(module_utils/health.py)): C(vxlan) the VTEP, and per peer its permanent neighbour entry, its
     permanent FDB entry and its route; C(host-gw) per peer its route; C(bgp) per peer the BIRD sessions
-    that carry its routes are Established (C(birdc show protocols)). Other backends are probed only
-    (their checks plug into the same place).'
+    that carry its routes are Established (C(birdc show protocols)); C(udp) the daemon answering on
+    its status socket with its counters (else C(daemon down)), the TUN device, and per peer its entry
+    in the peer table of the daemon. Other backends are probed only (their checks plug into the same
+    place).'
   - Changes nothing, in check mode or not (C(changed) is always false).
     M(crosshost.fabric.fabric_verify)'s results from every host are turned into the fabric's matrix
     by the filter C(crosshost.fabric.verify_report); C(playbooks/verify.yml) does both.
@@ -60,14 +62,15 @@ options:
       expect:
         description:
           - What this host must hold for the peer, by backend. C(vxlan) C(neighbour) (dst, lladdr),
-            C(fdb) (lladdr, dst) and C(route); C(host-gw) C(route). A C(route) is dst, via, dev, onlink,
+            C(fdb) (lladdr, dst) and C(route); C(host-gw) C(route); C(udp) C(udp_peer) (subnet, ip,
+            port). A C(route) is dst, via, dev, onlink,
             and optionally C(direct) (via, dev), the alternative of VXLAN's direct routing.
           - C(bgp) C(sessions), a list of (name, address, peer), the BIRD protocols that carry the peer's
             routes; each must be Established.
         type: dict
         default: {}
   device:
-    description: The VTEP of backend C(vxlan) (C(flannel.<vni>)).
+    description: The VTEP of backend C(vxlan) (C(flannel.<vni>)), the TUN device of C(udp) (C(flannel0)).
     type: str
   route_protocol:
     description: The protocol number tagging the fabric's routes.
@@ -121,6 +124,11 @@ checked:
   description: Whether the backend has a health check (false - probed only).
   returned: always
   type: bool
+udp_daemon:
+  description: Backend C(udp), the running daemon's counters and drops (what C(crosshost-fabric-udp status) shows).
+  returned: when the backend is udp and its daemon answers
+  type: dict
+  sample: {counters: {tx_packets: 120, rx_packets: 118}, drops: {not_peer: 0, bad_source: 0}}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -176,7 +184,14 @@ def main():
     for peer in p["peers"]:
         name = peer["name"]
         peers[name] = {"probe": probes.get(name), "issues": per_peer.get(name, [])}
-    module.exit_json(changed=False, peers=peers, host_issues=host_issues, checked=checked)
+    extra = {}
+    if p["backend"] == "udp" and not any(i["kind"] == health.DAEMON_DOWN for i in host_issues):
+        try:
+            status = health.read_udp_status()
+            extra["udp_daemon"] = {"counters": status.get("counters"), "drops": status.get("drops")}
+        except (OSError, ValueError):
+            pass
+    module.exit_json(changed=False, peers=peers, host_issues=host_issues, checked=checked, **extra)
 
 
 if __name__ == "__main__":

@@ -1027,13 +1027,21 @@ BRIDGE = "docker0"
 DOCKER_USER = "DOCKER-USER"
 
 
+def _backends(plan: Mapping[str, Any]) -> List[str]:
+    """The plan's backend, then those of a switch whose ways in its rules also accept (the key
+    ``transition_backends``, set only in the plan of a switch's transition rules, site.yml)."""
+    backend = plan.get("backend", "vxlan")
+    return [backend] + [b for b in plan.get("transition_backends") or [] if b != backend]
+
+
 def backend_ports(plan: Mapping[str, Any]) -> List[Tuple[str, int]]:
-    """[(protocol, port)] the plan's backend opens on the underlay."""
+    """[(protocol, port)] the plan's backend (and a transition's, see _backends) opens on the underlay."""
     ports = []
-    for proto, port in BACKEND_PORTS.get(plan.get("backend", "vxlan"), []):
-        if isinstance(port, str):
-            port = plan.get(port, PORT_DEFAULTS[port])
-        ports.append((proto, int(port)))
+    for backend in _backends(plan):
+        for proto, port in BACKEND_PORTS.get(backend, []):
+            if isinstance(port, str):
+                port = plan.get(port, PORT_DEFAULTS[port])
+            ports.append((proto, int(port)))
     return ports
 
 
@@ -1089,12 +1097,13 @@ def firewall_state(plan: Mapping[str, Any], host: str, docker: Any = None) -> Di
         chains.append({"table": "filter", "chain": "FABRIC-INPUT", "hook": "INPUT",
                        "position": "first", "rules": front})
 
-    device_of = BACKEND_DEVICE.get(plan.get("backend", "vxlan"))
     inbound, outbound = [], []
-    if device_of is not None:
-        device = device_of(plan)
-        inbound.append("-s %s -d %s -i %s -j ACCEPT" % (net, sub, device))
-        outbound.append("-s %s -d %s -i %s -o %s -j ACCEPT" % (sub, net, BRIDGE, device))
+    for backend in _backends(plan):
+        device_of = BACKEND_DEVICE.get(backend)
+        if device_of is not None:
+            device = device_of(plan)
+            inbound.append("-s %s -d %s -i %s -j ACCEPT" % (net, sub, device))
+            outbound.append("-s %s -d %s -i %s -o %s -j ACCEPT" % (sub, net, BRIDGE, device))
     underlay = _underlay_peers(plan, host, me)
     if underlay:
         iface = me.get("iface")

@@ -97,6 +97,17 @@ def _bgp_expect(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     return {"peers": peers}
 
 
+@backend_expect("udp")
+def _udp_expect(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
+    state = planner.udp_state(plan, host)
+    by_peer = {p["name"]: p for p in state["peers"]}
+    peers = {}
+    for name in _peer_names(plan, host):
+        entry = by_peer.get(name)
+        peers[name] = {"udp_peer": {k: entry[k] for k in ("subnet", "ip", "port")}} if entry else {}
+    return {"device": state["device"], "peers": peers}
+
+
 def verify_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     """The arguments of ``crosshost.fabric.fabric_verify`` on ``host``."""
     if host not in plan.get("hosts", {}):
@@ -131,6 +142,10 @@ def _filtered_cause(plan: Mapping[str, Any], a: str, b: str) -> str:
         return ("%s: every BGP session is Established but no answer came back: the underlay between %s "
                 "probably drops traffic of the cluster network %s (a firewall, anti-spoofing, a router between them)"
                 % (PORT_FILTERED, pair, plan.get("network")))
+    if backend == "udp":
+        return ("%s: both daemons run with the peer tables of the plan but no answer came back: udp's port %s is "
+                "probably filtered between %s (a firewall, a security group), or the underlay drops it"
+                % (PORT_FILTERED, plan.get("udp_port", 8285), pair))
     return "%s: no answer came back between %s and no entry was found missing" % (PORT_FILTERED, pair)
 
 

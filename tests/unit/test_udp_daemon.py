@@ -233,18 +233,61 @@ def test_coalesce_keeps_apart_what_the_kernel_would_not_join():
     assert len(udp.coalesce(short_then_full)) == 2  # a short segment ends a run
 
 
-def test_split_datagrams_and_gso_batches():
+def test_split_datagrams_and_gso_chunks():
     buf = bytes(range(256)) * 10
     assert udp.split_datagrams(buf, 0) == [buf]
     parts = udp.split_datagrams(buf, 1000)
     assert [len(p) for p in parts] == [1000, 1000, 560] and b"".join(parts) == buf
-    pkts = [b"x" * 1472] * 50 + [b"y" * 100]
-    batches = udp.gso_batches(pkts)
-    assert [(size, len(b)) for size, b in batches] == [(1472, 44), (1472, 7)]
-    assert all(sum(map(len, b)) <= udp.MAX_DATAGRAM for _s, b in batches)
-    # a bigger packet after a smaller one starts a new batch; at most 64 segments
-    assert [(s, len(b)) for s, b in udp.gso_batches([b"a" * 10, b"b" * 20, b"c" * 20])] == [(10, 1), (20, 2)]
-    assert [len(b) for _s, b in udp.gso_batches([b"z" * 10] * 130)] == [64, 64, 2]
+    # 50 full datagrams and a short one: 44 (65,507 bytes at most) then the rest
+    assert udp.gso_chunks(50 * 1472 + 100, 1472) == [(0, 44 * 1472), (44 * 1472, 50 * 1472 + 100)]
+    assert udp.gso_chunks(130 * 10, 10) == [(0, 640), (640, 1280), (1280, 1300)]  # at most 64 segments
+
+
+def test_tso_segments_lays_the_wire_packets_end_to_end_for_gso():
+    payload = bytes(random.Random(9).getrandbits(8) for _ in range(64000))
+    packet = tso(payload, seq=77, flags=0x18)
+    out, size = udp.tso_segments(packet, 1420)
+    assert size == 52 + 1420 and isinstance(out, bytearray)
+    segs = [bytes(out[a:a + size]) for a in range(0, len(out), size)]
+    assert segs == udp.split_tso(packet, 1420) and len(segs) == 46 and len(segs[-1]) == 52 + 64000 - 45 * 1420
+    assert all(valid(s) for s in segs)
+    # a partial checksum in the TSO packet (what the kernel hands over) changes nothing
+    partial = bytearray(packet)
+    partial[36:38] = b"\x12\x34"
+    assert udp.tso_segments(bytes(partial), 1420) == (out, size)
+    # a packet smaller than the MSS is one segment, as it was
+    assert udp.tso_segments(tso(b"x" * 10), 1420) == (bytearray(tso(b"x" * 10)), 62)
+
+
+def test_gro_join_gives_the_same_tso_write_as_coalesce():
+    payload = bytes(random.Random(4).getrandbits(8) for _ in range(60000))
+    segs = udp.split_tso(tso(payload, flags=0x18, seq=0xFFFFFF00), 1400)  # the sequence wraps
+    data = b"".join(segs)
+    hdr, head, payloads = udp.gro_join(data, 1452)
+    (want_hdr, want), = udp.coalesce(segs)
+    assert hdr == want_hdr and bytes(head) + b"".join(payloads) == want
+
+
+def test_gro_join_leaves_to_the_general_path_what_it_cannot_join():
+    def joined(segs):
+        return udp.gro_join(b"".join(segs), len(segs[0]))
+    full = udp.split_tso(tso(b"a" * 4200, seq=100, flags=0x10), 1400)
+    assert joined(full) is not None
+    gap = full[:1] + udp.split_tso(tso(b"b" * 2800, seq=100 + 1400 + 1, flags=0x10), 1400)
+    assert joined(gap) is None  # a hole in the sequence
+    other = full[:1] + udp.split_tso(tcp_packet("10.244.1.6", "10.244.2.7", b"c" * 2800, seq=1500), 1400)
+    assert joined(other) is None  # another flow
+    pushed = udp.split_tso(tso(b"p" * 1400, seq=1, flags=0x18), 1400) + \
+        udp.split_tso(tso(b"q" * 1400, seq=1401, flags=0x10), 1400)
+    assert joined(pushed) is None  # PSH only on the last
+    acks = [tso(b"", seq=1, flags=0x10)] * 3
+    assert joined(acks) is None  # no payload
+    fin = udp.split_tso(tso(b"f" * 2800, seq=1, flags=0x11), 1400)
+    assert joined(fin) is None
+    assert udp.gro_join(full[0], 0) is None and udp.gro_join(full[0], len(full[0])) is None  # one datagram
+    frag = [bytearray(s) for s in full]
+    frag[1][6] |= 0x20  # more fragments
+    assert joined([bytes(s) for s in frag]) is None
 
 
 def test_status_text_names_peers_packets_and_drops():

@@ -1,6 +1,9 @@
 """The planner's udp part: the daemon's peer table, the MTU, the port option and its front door."""
 
+import pathlib
+
 import pytest
+import yaml
 
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import options, planner
 from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import HostInput, PlanError, Settings
@@ -50,3 +53,47 @@ def test_udp_port_out_of_range_is_refused():
 def test_other_backends_plan_no_udp_port():
     plan, _ = planner.build_plan(Settings(), [host("n1", "192.0.2.11")])
     assert "udp_port" not in plan
+
+
+# --------------------------------------------------------------------------- switching to and from udp
+
+PREFLIGHT = pathlib.Path(__file__).resolve().parents[2] / "roles" / "backend" / "tasks" / "preflight.yml"
+
+
+def transition_plan(plan, found):
+    """The plan of the transition's forward rules, rendered by Ansible from the shipped expression in
+    roles/backend/tasks/preflight.yml (``found``: the backends whose boot script is on the host)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    tasks = yaml.safe_load(PREFLIGHT.read_text())
+    (expr,) = [t["ansible.builtin.set_fact"]["backend_transition_plan"] for t in tasks
+               if "backend_transition_plan" in t.get("ansible.builtin.set_fact", {})]
+    scripts = {"results": [{"stat": {"exists": key in found}, "item": {"key": key}}
+                           for key in ("vxlan", "hostgw", "bgp", "udp")]}
+    templar = Templar(loader=DataLoader(), variables={"fabric_plan": plan, "_backend_scripts": scripts})
+    return templar.template(trust_as_template(expr))
+
+
+@pytest.mark.parametrize("planned, found", [("udp", ["vxlan"]), ("vxlan", ["udp"]), ("host-gw", ["udp"]),
+                                            ("udp", ["hostgw"])])
+def test_a_switch_to_or_from_udp_accepts_flannel0_and_its_port_during_the_transition(planned, found):
+    """Until every host has switched, traffic arrives through flannel0 (from hosts still on, or already
+    on, udp) and on port 8285 as well as the other backend's way: the transition accepts both."""
+    plan, _ = planner.build_plan(Settings(backend=planned), [host("n1", "192.0.2.11"), host("n2", "192.0.2.12")])
+    chains = {c["chain"]: c["rules"] for c in planner.firewall_state(transition_plan(plan, found), "n1")["chains"]}
+    assert "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel0 -j ACCEPT" in chains["FABRIC-FORWARD"]
+    assert "-s 10.244.1.0/24 -d 10.244.0.0/16 -i docker0 -o flannel0 -j ACCEPT" in chains["FABRIC-FORWARD"]
+    assert "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel0 -j ACCEPT" in chains["FABRIC-PREROUTING"]
+    # and the other backend's ways in: the tunnel, and the underlay peers unencapsulated
+    assert "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel.1 -j ACCEPT" in chains["FABRIC-FORWARD"]
+    assert "-s 10.244.2.0/24 -d 10.244.1.0/24 -i eth0 -j ACCEPT" in chains["FABRIC-FORWARD"]
+    assert chains["FABRIC-INPUT"] == [
+        "-s 192.0.2.12/32 -p udp -m udp --dport 8472 -j ACCEPT", "-p udp -m udp --dport 8472 -j DROP",
+        "-s 192.0.2.12/32 -p udp -m udp --dport 8285 -j ACCEPT", "-p udp -m udp --dport 8285 -j DROP"]
+
+
+def test_a_switch_between_other_backends_opens_nothing_of_udp():
+    plan, _ = planner.build_plan(Settings(backend="host-gw"), [host("n1", "192.0.2.11"), host("n2", "192.0.2.12")])
+    chains = {c["chain"]: c["rules"] for c in planner.firewall_state(transition_plan(plan, ["vxlan"]), "n1")["chains"]}
+    assert not any("flannel0" in r or "8285" in r for rules in chains.values() for r in rules)

@@ -43,7 +43,8 @@ def test_verify_state_hostgw_routes_via_the_peers_public_ip():
     }
 
 
-def test_a_backend_without_a_check_is_probed_only():
+def test_a_backend_without_a_check_is_probed_only(monkeypatch):
+    monkeypatch.delitem(verify.EXPECT, "udp")
     state = verify.verify_state(three("udp"), "n1")
     assert [p["expect"] for p in state["peers"]] == [{}, {}]
     assert [p["address"] for p in state["peers"]] == ["10.244.2.1", "10.244.3.1"]
