@@ -131,7 +131,13 @@ def vxlan(up: bool) -> None:
         ns(h, "ip", "route", "add", f"10.244.{j}.0/24", "via", f"10.244.{j}.0", "dev", "flannel.1", "onlink")
 
 
-def udp(flags: list[str] | dict[int, list[str]], tmp: pathlib.Path) -> list[subprocess.Popen]:
+# An older daemon to compare with in the same run (a file under the checkout, e.g. one written with
+# `git show REV:roles/udp/files/crosshost_fabric_udp.py > .build/udp-baseline.py`): one more row with
+# its defaults. Only the current daemon's rows run without it.
+BASELINE = os.environ.get("BENCH_UDP_BASELINE", "")
+
+
+def udp(flags: list[str] | dict[int, list[str]], tmp: pathlib.Path, daemon: str = DAEMON) -> list[subprocess.Popen]:
     procs = []
     for i, j in ((1, 2), (2, 1)):
         host_flags = flags[i] if isinstance(flags, dict) else flags
@@ -141,7 +147,7 @@ def udp(flags: list[str] | dict[int, list[str]], tmp: pathlib.Path) -> list[subp
             "address": f"10.244.{i}.0/16", "cluster_network": "10.244.0.0/16", "local_subnet": f"10.244.{i}.0/24",
             "peers": [{"name": f"h{j}", "subnet": f"10.244.{j}.0/24", "ip": f"192.0.2.{j}", "port": 8285}]}))
         procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", f"h{i}", "python3", DAEMON, "--config", str(conf), "--control",
+            ["ip", "netns", "exec", f"h{i}", "python3", daemon, "--config", str(conf), "--control",
              str(tmp / f"udp{i}.sock"), *host_flags], stdout=open(tmp / f"udp{i}.log", "a"), stderr=subprocess.STDOUT))
     for i in (1, 2):
         for _ in range(100):
@@ -180,8 +186,11 @@ def inner() -> int:
     rows.append(("VXLAN (kernel, MTU 1450)", iperf("c1", "c2", "10.244.1.2"), ""))
     vxlan(False)
     set_mtu(1472)
-    for label, flags in VARIANTS:
-        procs = udp(flags, tmp)
+    variants = [(label, flags, DAEMON) for label, flags in VARIANTS]
+    if BASELINE:
+        variants.append((f"udp, baseline daemon {BASELINE} (its defaults)", [], "/src/" + BASELINE))
+    for label, flags, daemon in variants:
+        procs = udp(flags, tmp, daemon)
         try:
             gbits = iperf("c1", "c2", "10.244.1.2")
             s2, s1 = status(tmp, 2), status(tmp, 1)
@@ -216,7 +225,8 @@ def main() -> int:
            "--cap-add", "NET_ADMIN", "--cap-add", "SYS_ADMIN", "--cap-add", "MKNOD",
            "--security-opt", "apparmor=unconfined", "--security-opt", "seccomp=unconfined",
            "-v", f"{ROOT}:/src:ro", IMAGE, "sleep", "infinity")
-        proc = subprocess.run(["docker", "exec", NAME, "python3", "/src/benchmarks/bench_udp.py", "--inner"],
+        proc = subprocess.run(["docker", "exec", "-e", f"BENCH_UDP_BASELINE={BASELINE}", NAME, "python3",
+                               "/src/benchmarks/bench_udp.py", "--inner"],
                               text=True, timeout=600)
         return proc.returncode
     finally:
