@@ -5,7 +5,14 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from fabric_lab import load_plan, node_address, plan, webs  # noqa: F401 - fixtures shared with vxlan-direct
+from fabric_lab import (  # noqa: F401 - fixtures and hooks shared with the other scenarios
+    load_plan,
+    node_address,
+    plan,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    webs,
+)
 
 OUTSIDE = "vxlan-outside"  # the lab host outside the fabric (molecule.yml)
 

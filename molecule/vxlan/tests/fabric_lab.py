@@ -41,13 +41,38 @@ RECAP_FILE = pathlib.Path(EPHEMERAL, "check-recap.json")
 
 # The nodes' Docker engine (molecule.yml picks the node image crosshost/fabric-node:<engine>) and the
 # version each engine's node image runs (lab/lib.sh).
-ENGINE = os.environ.get("FABRIC_ENGINE") or "bookworm"
+DEFAULT_ENGINE = "bookworm"
+ENGINE = os.environ.get("FABRIC_ENGINE") or DEFAULT_ENGINE
 ENGINE_VERSIONS = {"bookworm": "20.10.", "trixie": "26.1.", "sid": "28.5."}
 
 DEVICE = "flannel.1"
 PROTO = 244
 WEB = "fabric-web"  # name of the workload container on every node
 PORT = 8080
+
+
+# --- the engine matrix ---------------------------------------------------------------------------
+# `make molecule` runs the engine scenarios once per Docker engine. A check marked
+# `engine_independent` proves something no engine takes part in (the planner, the kernel's entries,
+# membership): it runs on the default engine only, so that the matrix repeats only what an engine can
+# change. The scenarios' conftest.py import these two hooks.
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", f"engine_independent: run on the default engine ({DEFAULT_ENGINE}) only, not on each engine"
+    )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if ENGINE == DEFAULT_ENGINE:
+        return
+    skip = [item for item in items if item.get_closest_marker("engine_independent")]
+    if skip:
+        names = ", ".join(item.name for item in skip)
+        print(f"\nFABRIC_ENGINE={ENGINE}: engine-independent checks left to the {DEFAULT_ENGINE} run: {names}")
+        config.hook.pytest_deselected(items=skip)
+        items[:] = [item for item in items if item not in skip]
 
 
 # --- the plan ----------------------------------------------------------------------------------

@@ -8,9 +8,13 @@ a normal run puts the entry back.
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from fabric_lab import DEVICE, ansible_playbook, changed_results, diff_lines, fabric_entries, load_plan, node
+
+pytestmark = pytest.mark.engine_independent  # the kernel's entries and the planner: no engine takes part
 
 NODE, PEER = "vxlan-node1", "vxlan-node2"
 

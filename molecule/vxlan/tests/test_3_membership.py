@@ -8,7 +8,11 @@ its old subnet back and container traffic flows between it and the others both w
 
 from __future__ import annotations
 
+import pytest
+
 from fabric_lab import expected_entries, fabric_entries, leave_faults, mentions, return_faults
+
+pytestmark = pytest.mark.engine_independent  # the kernel's entries and the planner: no engine takes part
 
 GONE = "vxlan-node3"
 
