@@ -10,54 +10,30 @@ the same subnets (the leases are kept), which verify.yml then finds all ok.
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 import pathlib
-import re
-import subprocess
-import time
+import sys
 
-import testinfra
 from test_default import INVENTORY, load_plan
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-
-
-def playbook(name, *extra):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0")
-    t0 = time.monotonic()
-    proc = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(ROOT / name), *extra],
-                          capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=900)
-    print("%s took %.1f s" % (name, time.monotonic() - t0))
-    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
-
-
-def changed(out):
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", out, re.M)}
+# The reset proof's helpers are shared with the host-gw scenario (molecule/vxlan/tests/fabric_lab.py).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "vxlan" / "tests"))
+from fabric_lab import changed_per_host, playbook, snapshot_diffs  # noqa: E402
 
 
 def test_reset_gives_back_every_node_as_before_the_first_site_yml_and_a_converge_works():
     plan = load_plan()
-    nodes = {n: testinfra.get_host(f"ansible://{n}", ansible_inventory=INVENTORY) for n in sorted(plan["hosts"])}
-    rc, out = playbook("playbooks/reset.yml")
+    rc, out = playbook("playbooks/reset.yml", inventory=INVENTORY)
     assert rc == 0, out
-    diffs = []
-    for name, h in nodes.items():
-        before = h.check_output("cat /var/tmp/fabric-before.txt").splitlines()
-        after = h.check_output("/usr/local/lib/fabric-snapshot.sh").splitlines()
-        if before != after:
-            diff = difflib.unified_diff(before, after, "before", "after", lineterm="")
-            diffs.append(f"--- {name}\n" + "\n".join(diff))
+    diffs = snapshot_diffs(sorted(plan["hosts"]))
     assert not diffs, "reset.yml left the nodes different from before the first site.yml:\n" + "\n".join(diffs)
 
-    rc, out = playbook("playbooks/reset.yml")
-    assert rc == 0 and set(changed(out).values()) == {0}, out
+    rc, out = playbook("playbooks/reset.yml", inventory=INVENTORY)
+    assert rc == 0 and set(changed_per_host(out).values()) == {0}, out
 
-    rc, out = playbook("site.yml")
+    rc, out = playbook("site.yml", inventory=INVENTORY)
     assert rc == 0, out
     again = json.loads((pathlib.Path(INVENTORY).parent / ".fabric" / "plan.json").read_text())
     assert {n: h["subnet"] for n, h in again["hosts"].items()} == {n: h["subnet"] for n, h in plan["hosts"].items()}
-    rc, out = playbook("playbooks/verify.yml")
+    rc, out = playbook("playbooks/verify.yml", inventory=INVENTORY)
     assert rc == 0 and "all 6 pairs ok" in out, out

@@ -22,6 +22,7 @@ import ipaddress
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -492,3 +493,44 @@ def assert_tcp_alive(client, server, label: str, wait: float = 1.5) -> None:
     before = tcp_received(server)
     time.sleep(wait)
     assert tcp_received(server) > before, f"{label}: no data through the TCP connection any more"
+
+
+# --- reset.yml: every node as before the first site.yml ------------------------------------------
+# prepare.yml of a scenario with the reset proof copies molecule/default/files/snapshot.sh to every node
+# and records its output before the first site.yml (links, addresses, routes, rules, permanent
+# neighbours and FDB entries, iptables, ip_forward, unit files, the collection's files with modes and
+# hashes); after reset.yml the same snapshot must be identical.
+
+SNAPSHOT_SCRIPT = "/usr/local/lib/fabric-snapshot.sh"
+SNAPSHOT_BEFORE = "/var/tmp/fabric-before.txt"
+
+
+def playbook(name: str, *extra: str, inventory: str | os.PathLike = INVENTORY) -> tuple[int, str]:
+    """One of the collection's playbooks (path relative to the project), its return code and output,
+    with the time it took printed."""
+    exe = shutil.which("ansible-playbook") or str(pathlib.Path(sys.executable).parent / "ansible-playbook")
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(PROJECT / ".build" / "collections"))
+    t0 = time.monotonic()
+    proc = subprocess.run([exe, "-i", str(inventory), str(PROJECT / name), *extra], capture_output=True, text=True,
+                          env=env, cwd=str(PROJECT), timeout=1200)
+    print("%s took %.1f s" % (name, time.monotonic() - t0))
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def changed_per_host(out: str) -> dict[str, int]:
+    """{host: changed} from a play recap."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", out, re.M)}
+
+
+def snapshot_diffs(names) -> list[str]:
+    """Each node's snapshot now against the one taken before the first site.yml, as unified diffs."""
+    diffs = []
+    for name in names:
+        host = node(name)
+        before = host.check_output(f"cat {SNAPSHOT_BEFORE}").splitlines()
+        after = host.check_output(SNAPSHOT_SCRIPT).splitlines()
+        if before != after:
+            diff = difflib.unified_diff(before, after, "before", "after", lineterm="")
+            diffs.append(f"--- {name}\n" + "\n".join(diff))
+    return diffs
