@@ -25,14 +25,13 @@ description:
     unknown; the module fails only on bad arguments.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - crosshost.fabric.attributes
 attributes:
   check_mode:
-    support: full
     details: It only reads.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
+    details: It changes nothing.
 options:
   files:
     description: Paths to describe (a directory's entry has no SHA-1). Symbolic links are followed.
