@@ -1,5 +1,7 @@
-"""crosshost.fabric.reset on the host-gw fabric (issue 11, item 2); runs last, after the membership
-changes, the switch host-gw -> vxlan -> host-gw and the node restart.
+"""crosshost.fabric.reset on the host-gw fabric (issue 11, item 2); runs after the membership changes and
+the switch host-gw -> vxlan -> host-gw, before the node restart (test_4): a reboot gives docker0 a new MAC
+address and Docker's embedded DNS new ports, and Docker leaves FORWARD's policy ACCEPT when ip_forward is
+already on at its start, none of which reset.yml has to give back.
 
 prepare.yml took each node's snapshot before the first site.yml (molecule/default/files/snapshot.sh,
 the same as the default scenario's: links, addresses, routes, rules, permanent neighbours and FDB,
