@@ -80,18 +80,24 @@ def site(tmp: pathlib.Path, names: list[str], *extra: str, profile: bool = False
     return took, proc.stdout
 
 
-def recap(out: str) -> dict[str, tuple[int, int]]:
-    """{host: (ok + changed + skipped tasks, changed)} from the play recap."""
+def recap(out: str) -> dict[str, tuple[int, int, int]]:
+    """{host: (tasks run (ok, changed included), changed, skipped)} from the play recap. A skipped task
+    costs no round trip; a task run on the host costs one (a loop one per item)."""
     found = {}
     for m in re.finditer(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=\d+\s+skipped=(\d+)", out,
                          re.M):
-        found[m.group(1)] = (int(m.group(2)) + int(m.group(4)), int(m.group(3)))
+        found[m.group(1)] = (int(m.group(2)), int(m.group(3)), int(m.group(4)))
     return found
 
 
 def slowest(out: str) -> list[str]:
     """profile_tasks' summary lines (the slowest tasks first)."""
     return [line.strip() for line in out.splitlines() if re.search(r"-{3,}\s+\d+\.\d+s$", line)][:8]
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 min): the figures are only comparable at a similar load."""
+    return " ".join(pathlib.Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])
 
 
 def fleet(n: int) -> dict[str, object]:
@@ -101,17 +107,19 @@ def fleet(n: int) -> dict[str, object]:
     bring_up(names)
     print(f"[{n} nodes] {n + 1} lab nodes up in {time.monotonic() - t0:.0f} s", flush=True)
     first, _ = site(tmp, names[:n])
-    print(f"[{n} nodes] first converge {first:.1f} s", flush=True)
+    print(f"[{n} nodes] first converge {first:.1f} s (load {load()})", flush=True)
     noop, out = site(tmp, names[:n], profile=True)
     rc = recap(out)
-    tasks = sorted({t for t, _c in (rc[h] for h in names[:n])})
-    changed = sum(c for _t, c in (rc[h] for h in names[:n]))
-    print(f"[{n} nodes] no-op re-run {noop:.1f} s ({'/'.join(map(str, tasks))} tasks per host, {changed} changed)")
+    tasks = sorted({t for t, _c, _s in (rc[h] for h in names[:n])})
+    skipped = sorted({s for _t, _c, s in (rc[h] for h in names[:n])})
+    changed = sum(c for _t, c, _s in (rc[h] for h in names[:n]))
+    print(f"[{n} nodes] no-op re-run {noop:.1f} s ({'/'.join(map(str, tasks))} tasks run per host, "
+          f"{'/'.join(map(str, skipped))} skipped, {changed} changed; load {load()})")
     for line in slowest(out):
         print(f"    {line}")
     add, out = site(tmp, names, "--limit", names[n])
-    print(f"[{n} nodes] adding one host with --limit {add:.1f} s", flush=True)
-    return {"first": first, "noop": noop, "add": add, "tasks": tasks, "changed": changed}
+    print(f"[{n} nodes] adding one host with --limit {add:.1f} s (load {load()})", flush=True)
+    return {"first": first, "noop": noop, "add": add, "tasks": tasks, "skipped": skipped, "changed": changed}
 
 
 def main() -> int:
@@ -126,10 +134,10 @@ def main() -> int:
             teardown()
     finally:
         teardown()
-    print("nodes  first converge  no-op re-run  tasks/host  add one (--limit)")
+    print("nodes  first converge  no-op re-run  tasks run/skipped per host  add one (--limit)")
     for n, r in results.items():
-        print(f"{n:5d}  {r['first']:12.1f} s  {r['noop']:10.1f} s  {'/'.join(map(str, r['tasks'])):>10}"
-              f"  {r['add']:15.1f} s")
+        per_host = f"{'/'.join(map(str, r['tasks']))} / {'/'.join(map(str, r['skipped']))}"
+        print(f"{n:5d}  {r['first']:12.1f} s  {r['noop']:10.1f} s  {per_host:>26}  {r['add']:15.1f} s")
     if len(results) >= 2:
         small, big = results[min(results)], results[max(results)]
         print(f"no-op ratio {max(results)}/{min(results)} nodes: {big['noop'] / small['noop']:.2f}x")
