@@ -69,9 +69,11 @@ def transition_plan(plan, found):
     tasks = yaml.safe_load(PREFLIGHT.read_text())
     (expr,) = [t["ansible.builtin.set_fact"]["backend_transition_plan"] for t in tasks
                if "backend_transition_plan" in t.get("ansible.builtin.set_fact", {})]
-    scripts = {"results": [{"stat": {"exists": key in found}, "item": {"key": key}}
-                           for key in ("vxlan", "hostgw", "bgp", "udp")]}
-    templar = Templar(loader=DataLoader(), variables={"fabric_plan": plan, "_backend_scripts": scripts})
+    boot = {"vxlan": "/etc/crosshost-fabric/flannel.1.sh", "hostgw": "/etc/crosshost-fabric/routes.sh",
+            "bgp": "/etc/bird/crosshost-fabric-secrets.conf", "udp": "/etc/crosshost-fabric/udp.json"}
+    # _found: the boot scripts found on the host (by the stat loop or site.yml's one read of the host).
+    templar = Templar(loader=DataLoader(), variables={"fabric_plan": plan, "backend_boot_scripts": boot,
+                                                      "_found": [boot[key] for key in found]})
     return templar.template(trust_as_template(expr))
 
 
