@@ -68,6 +68,8 @@ seealso:
   - module: ansible.builtin.stat
   - module: ansible.builtin.slurp
   - module: ansible.builtin.package_facts
+author:
+  - crosshost.fabric developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
