@@ -64,7 +64,14 @@ def transition_plan(plan, found):
     """The plan of the transition's forward rules, rendered by Ansible from the shipped expression in
     roles/backend/tasks/preflight.yml (``found``: the backends whose boot script is on the host)."""
     from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
+    from ansible.template import Templar
+
+    try:  # ansible-core 2.19 renders only strings marked as trusted templates; older ones render any
+        from ansible.template import trust_as_template
+    except ImportError:
+
+        def trust_as_template(text):
+            return text
 
     tasks = yaml.safe_load(PREFLIGHT.read_text())
     (expr,) = [t["ansible.builtin.set_fact"]["backend_transition_plan"] for t in tasks
