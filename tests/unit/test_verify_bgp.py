@@ -6,38 +6,20 @@ in molecule/bgp, tests/test_7_verify.py), and the report's matrix and cause."""
 import pytest
 
 from ansible_collections.crosshost.fabric.plugins.module_utils import health
-from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, planner, verify
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import verify
 from ansible_collections.crosshost.fabric.plugins.plugin_utils.bgp import BgpInput, BgpSettings
-from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import HostInput, Settings
+from test_bgp import make_plan, two_racks
 
-NET = "10.244.0.0/16"
 TOOLS = {"ip": "ip", "bridge": "bridge", "birdc": "birdc"}
 
 
-def make_plan(inputs, settings=None, public_net="192.0.2.0/24"):
-    hosts = [HostInput(i.name, public_ip=i.public_ip, iface="eth0", public_net=public_net)
-             for i in inputs if not i.router]
-    plan, _ = planner.build_plan(Settings(backend="bgp"), hosts)
-    section, _warnings = bgp.plan_bgp(NET, inputs, settings or BgpSettings())
-    return bgp.attach(plan, section)
-
-
 def mesh3():
-    return make_plan([BgpInput("node%d" % i, "192.0.2.1%d" % i) for i in (1, 2, 3)])
+    return make_plan([BgpInput("node%d" % i, "192.0.2.1%d" % i) for i in (1, 2, 3)])[0]
 
 
-def two_racks():
+def rack_plan():
     """Rack a: tor-a (reflector, no containers) for a1, a2; rack b: b1 (a host) reflects for b2."""
-    return make_plan([
-        BgpInput("tor-a", "192.0.2.1", addresses=["192.0.2.1/24", "203.0.113.1/24"], rack="a", asn=65001,
-                 reflector=True, router=True),
-        BgpInput("a1", "192.0.2.11", addresses=["192.0.2.11/24"], rack="a", asn=65001),
-        BgpInput("a2", "192.0.2.12", addresses=["192.0.2.12/24"], rack="a", asn=65001),
-        BgpInput("tor-b", "198.51.100.1", addresses=["198.51.100.1/24", "203.0.113.2/24"], rack="b", asn=65002,
-                 reflector=True, router=True),
-        BgpInput("b1", "198.51.100.11", addresses=["198.51.100.11/24"], rack="b", asn=65002, reflector=True),
-        BgpInput("b2", "198.51.100.12", addresses=["198.51.100.12/24"], rack="b", asn=65002),
-    ], BgpSettings(mode="route-reflector"), public_net=None)
+    return make_plan(two_racks(), BgpSettings(mode="route-reflector"), public_net=None)[0]
 
 
 def names(state):
@@ -56,7 +38,7 @@ def test_mesh_each_peer_needs_its_own_session():
 
 
 def test_route_reflector_a_host_needs_its_racks_reflector_and_a_reflector_the_peers_rack():
-    plan = two_racks()
+    plan = rack_plan()
     # a1 reaches every host through its rack's reflector tor-a (a router, not a fabric host).
     assert names(verify.verify_state(plan, "a1")) == {
         "a2": ["fabric_tor_a"], "b1": ["fabric_tor_a"], "b2": ["fabric_tor_a"]}
@@ -70,7 +52,7 @@ def test_route_reflector_a_host_needs_its_racks_reflector_and_a_reflector_the_pe
 
 def test_peers_mode_every_peer_needs_the_router_sessions():
     plan = make_plan([BgpInput("node%d" % i, "192.0.2.1%d" % i, peers=[{"address": "192.0.2.1", "asn": 65000}])
-                      for i in (1, 2)], BgpSettings(mode="peers"))
+                      for i in (1, 2)], BgpSettings(mode="peers"))[0]
     assert names(verify.verify_state(plan, "node1")) == {"node2": ["peer_192_0_2_1"]}
 
 
