@@ -58,12 +58,7 @@ def _vxlan_expect(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
 @backend_expect("host-gw")
 def _hostgw_expect(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     state = planner.hostgw_state(plan, host)
-    by_peer = {r["peer"]: r for r in state["routes"]}
-    peers = {}
-    for name in _peer_names(plan, host):
-        route = by_peer.get(name)
-        peers[name] = {"route": {k: route[k] for k in ("dst", "via", "dev", "onlink") if k in route}} if route else {}
-    return {"peers": peers}
+    return {"peers": _entry_per_peer(plan, host, state["routes"], "peer", "route", ("dst", "via", "dev", "onlink"))}
 
 
 @backend_expect("bgp")
@@ -100,12 +95,19 @@ def _bgp_expect(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
 @backend_expect("udp")
 def _udp_expect(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     state = planner.udp_state(plan, host)
-    by_peer = {p["name"]: p for p in state["peers"]}
+    peers = _entry_per_peer(plan, host, state["peers"], "name", "udp_peer", ("subnet", "ip", "port"))
+    return {"device": state["device"], "peers": peers}
+
+
+def _entry_per_peer(plan, host, entries, peer_key, label, fields) -> Dict[str, Any]:
+    """Per peer of ``host``: ``{label: the entry's fields}`` for the entry whose ``peer_key`` names the
+    peer, or ``{}`` when the backend's state holds none for it."""
+    by_peer = {e[peer_key]: e for e in entries}
     peers = {}
     for name in _peer_names(plan, host):
         entry = by_peer.get(name)
-        peers[name] = {"udp_peer": {k: entry[k] for k in ("subnet", "ip", "port")}} if entry else {}
-    return {"device": state["device"], "peers": peers}
+        peers[name] = {label: {k: entry[k] for k in fields if k in entry}} if entry else {}
+    return peers
 
 
 def verify_state(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
