@@ -20,15 +20,14 @@ and no fabric session; the router's kernel must hold every node's subnet."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import re
 import textwrap
 import time
 
 import pytest
 from bgp_lab import CONFIG, SECRETS, bird_routes, converge, sessions, traffic_faults_parallel, wait_all_sessions
-from fabric_lab import (all_pairs, assert_tcp_alive, load_plan, node, node_address, start_webs, stop_web,
+from fabric_lab import (STREAM_INTERVAL, all_pairs, assert_tcp_alive, load_plan, longest_ping_gap, node, node_address,
+                        start_webs, stop_web, tcp_stream,
                         tcp_received)
 
 PROTO = 244
@@ -37,8 +36,6 @@ HOSTGW_UNIT = "/etc/systemd/system/crosshost-fabric-routes.service"
 DROPIN = "/etc/systemd/system/bird.service.d/crosshost-fabric.conf"
 KEPT = "/etc/bird/bird.conf.crosshost-fabric-kept"
 CLIENT, SERVER = "bgp-node1", "bgp-node2"
-PORT = 9000
-INTERVAL = 0.1
 MAX_GAP = 20.0  # seconds between two answered pings, across both switches
 ROUTER = "bgp-router"
 ROUTER_AS = 65000
@@ -73,36 +70,7 @@ def traffic(plan) -> list[str]:
 
 @pytest.fixture(scope="module")
 def stream(plan):
-    client, server = node(CLIENT), node(SERVER)
-    names = ((server, "fabric-tcp-server"), (client, "fabric-tcp-client"), (client, "fabric-pinger"))
-    for host, name in names:
-        host.run(f"docker rm -f {name}")
-    server.check_output(
-        # busybox nc quits when its stdin ends (a detached container has none): feed it one that never does.
-        f"docker run -d --name fabric-tcp-server busybox sh -c 'tail -f /dev/null | nc -l -p {PORT} > /tmp/received'"
-    )
-    addr = server.check_output("docker inspect -f '{{.NetworkSettings.IPAddress}}' fabric-tcp-server")
-    # Only ever send packets to the lab's own containers.
-    assert ipaddress.ip_address(addr) in ipaddress.ip_network(plan["hosts"][SERVER]["subnet"]), addr
-    time.sleep(0.5)
-    client.check_output(
-        "docker run -d --name fabric-tcp-client busybox sh -c "
-        f"'i=0; while :; do i=$((i+1)); echo $i; sleep {INTERVAL}; done | nc {addr} {PORT}'"
-    )
-    client.check_output(f"docker run -d --name fabric-pinger busybox ping -i {INTERVAL} {addr}")
-    assert_tcp_alive(client, server, "before the switch")
-    yield client, server
-    for host, name in names:
-        host.run(f"docker rm -f {name}")
-
-
-def longest_gap(client) -> tuple[float, int, int]:
-    """(longest time between two answered pings, pings answered, highest sequence) of the pinger."""
-    log = client.check_output("docker logs fabric-pinger 2>&1")
-    seqs = sorted({int(m) for m in re.findall(r"seq=(\d+)", log)})
-    assert len(seqs) > 50, log[-2000:]
-    gap = max(b - a for a, b in zip(seqs, seqs[1:], strict=False)) * INTERVAL
-    return gap, len(seqs), seqs[-1]
+    yield from tcp_stream(plan, CLIENT, SERVER)
 
 
 def router_config(plan: dict) -> str:
@@ -197,9 +165,9 @@ def test_host_gw_to_bgp_peers_mode_leaves_nothing_of_host_gw_and_keeps_the_conne
     assert not faults, "\n".join(faults)
     assert sessions(router)  # sanity: the helper reads the router's BIRD too
     assert_tcp_alive(client, server, "after the switch back to bgp")
-    gap, answered, sent = longest_gap(client)
+    gap, answered, sent = longest_ping_gap(client)
     print(
-        f"\nping every {INTERVAL} s across both switches: {answered} of {sent + 1} answered, "
+        f"\nping every {STREAM_INTERVAL} s across both switches: {answered} of {sent + 1} answered, "
         f"longest gap between two answers {gap:.1f} s; TCP lines received {tcp_received(server)}"
     )
     assert gap <= MAX_GAP, f"traffic stopped for {gap:.1f} s during the switches"

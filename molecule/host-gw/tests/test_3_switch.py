@@ -13,44 +13,20 @@ must for any restart of Docker without restarting its containers.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import time
 
 import pytest
-from fabric_lab import (assert_tcp_alive, expected_entries, fabric_entries, node, switch_backend,
+from fabric_lab import (STREAM_INTERVAL, assert_tcp_alive, expected_entries, fabric_entries, longest_ping_gap, node,
+                        switch_backend, tcp_stream,
                         tcp_received)
 from hostgw_lab import expected_routes, hostgw_leftovers, routes, vxlan_leftovers
 
 CLIENT, SERVER = "hostgw-node1", "hostgw-node2"
-PORT = 9000
-INTERVAL = 0.1
 MAX_GAP = 3.0  # seconds between two answered pings, across both switches
 
 
 @pytest.fixture(scope="module")
 def stream(plan):
-    client, server = node(CLIENT), node(SERVER)
-    names = ((server, "fabric-tcp-server"), (client, "fabric-tcp-client"), (client, "fabric-pinger"))
-    for host, name in names:
-        host.run(f"docker rm -f {name}")
-    server.check_output(
-        # busybox nc quits when its stdin ends (a detached container has none): feed it one that never does.
-        f"docker run -d --name fabric-tcp-server busybox sh -c 'tail -f /dev/null | nc -l -p {PORT} > /tmp/received'"
-    )
-    addr = server.check_output("docker inspect -f '{{.NetworkSettings.IPAddress}}' fabric-tcp-server")
-    # Only ever send packets to the lab's own containers.
-    assert ipaddress.ip_address(addr) in ipaddress.ip_network(plan["hosts"][SERVER]["subnet"]), addr
-    time.sleep(0.5)
-    client.check_output(
-        "docker run -d --name fabric-tcp-client busybox sh -c "
-        f"'i=0; while :; do i=$((i+1)); echo $i; sleep {INTERVAL}; done | nc {addr} {PORT}'"
-    )
-    client.check_output(f"docker run -d --name fabric-pinger busybox ping -i {INTERVAL} {addr}")
-    assert_tcp_alive(client, server, "before the switch")
-    yield client, server
-    for host, name in names:
-        host.run(f"docker rm -f {name}")
+    yield from tcp_stream(plan, CLIENT, SERVER)
 
 
 def switch(backend: str | None) -> dict:
@@ -72,15 +48,6 @@ def faults_after_switch(plan: dict) -> list[str]:
     return faults
 
 
-def longest_gap(client) -> tuple[float, int, int]:
-    """(longest time between two answered pings, pings answered, highest sequence) of the pinger."""
-    log = client.check_output("docker logs fabric-pinger 2>&1")
-    seqs = sorted({int(m) for m in re.findall(r"seq=(\d+)", log)})
-    assert len(seqs) > 50, log[-2000:]
-    gap = max(b - a for a, b in zip(seqs, seqs[1:], strict=False)) * INTERVAL
-    return gap, len(seqs), seqs[-1]
-
-
 def test_switch_to_vxlan_leaves_nothing_of_host_gw_and_keeps_the_connection(stream):
     client, server = stream
     faults = faults_after_switch(switch("vxlan"))
@@ -93,9 +60,9 @@ def test_switch_back_to_host_gw_leaves_nothing_of_vxlan_and_keeps_the_connection
     faults = faults_after_switch(switch(None))
     assert not faults, "\n".join(faults)
     assert_tcp_alive(client, server, "after the switch back to host-gw")
-    gap, answered, sent = longest_gap(client)
+    gap, answered, sent = longest_ping_gap(client)
     print(
-        f"\nping every {INTERVAL} s across both switches: {answered} of {sent + 1} answered, "
+        f"\nping every {STREAM_INTERVAL} s across both switches: {answered} of {sent + 1} answered, "
         f"longest gap between two answers {gap:.1f} s; TCP lines received {tcp_received(server)}"
     )
     assert gap <= MAX_GAP, f"traffic stopped for {gap:.1f} s during the switches"

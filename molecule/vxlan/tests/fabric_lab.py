@@ -495,6 +495,47 @@ def assert_tcp_alive(client, server, label: str, wait: float = 1.5) -> None:
     assert tcp_received(server) > before, f"{label}: no data through the TCP connection any more"
 
 
+STREAM_PORT = 9000
+STREAM_INTERVAL = 0.1  # seconds between two lines of the stream and two pings
+
+
+def tcp_stream(plan: dict, client_name: str, server_name: str):
+    """Generator for a module fixture: a workload on client_name streams a line every STREAM_INTERVAL
+    over one TCP connection to a workload on server_name, and pings it as often; yields (client,
+    server) once the connection carries data, removes the workloads afterwards."""
+    client, server = node(client_name), node(server_name)
+    names = ((server, "fabric-tcp-server"), (client, "fabric-tcp-client"), (client, "fabric-pinger"))
+    for host, name in names:
+        host.run(f"docker rm -f {name}")
+    server.check_output(
+        # busybox nc quits when its stdin ends (a detached container has none): feed it one that never does.
+        "docker run -d --name fabric-tcp-server busybox sh -c "
+        f"'tail -f /dev/null | nc -l -p {STREAM_PORT} > /tmp/received'"
+    )
+    addr = server.check_output("docker inspect -f '{{.NetworkSettings.IPAddress}}' fabric-tcp-server")
+    # Only ever send packets to the lab's own containers.
+    assert ipaddress.ip_address(addr) in ipaddress.ip_network(plan["hosts"][server_name]["subnet"]), addr
+    time.sleep(0.5)
+    client.check_output(
+        "docker run -d --name fabric-tcp-client busybox sh -c "
+        f"'i=0; while :; do i=$((i+1)); echo $i; sleep {STREAM_INTERVAL}; done | nc {addr} {STREAM_PORT}'"
+    )
+    client.check_output(f"docker run -d --name fabric-pinger busybox ping -i {STREAM_INTERVAL} {addr}")
+    assert_tcp_alive(client, server, "before the switch")
+    yield client, server
+    for host, name in names:
+        host.run(f"docker rm -f {name}")
+
+
+def longest_ping_gap(client) -> tuple[float, int, int]:
+    """(longest time between two answered pings, pings answered, highest sequence) of tcp_stream's pinger."""
+    log = client.check_output("docker logs fabric-pinger 2>&1")
+    seqs = sorted({int(m) for m in re.findall(r"seq=(\d+)", log)})
+    assert len(seqs) > 50, log[-2000:]
+    gap = max(b - a for a, b in zip(seqs, seqs[1:], strict=False)) * STREAM_INTERVAL
+    return gap, len(seqs), seqs[-1]
+
+
 # --- reset.yml gives every node back as it was before the first site.yml ------------------------
 # prepare.yml copies molecule/default/files/snapshot.sh to SNAPSHOT_SCRIPT on each node and writes
 # its output to SNAPSHOT_BEFORE before the first converge (default and bgp scenarios).
