@@ -536,6 +536,18 @@ def longest_ping_gap(client) -> tuple[float, int, int]:
     return gap, len(seqs), seqs[-1]
 
 
+def assert_stream_kept(client, server, label: str, max_gap: float) -> None:
+    """After the switches: tcp_stream's connection still carries data, and no two answered pings were
+    more than max_gap seconds apart (printed with the counts)."""
+    assert_tcp_alive(client, server, label)
+    gap, answered, sent = longest_ping_gap(client)
+    print(
+        f"\nping every {STREAM_INTERVAL} s across both switches: {answered} of {sent + 1} answered, "
+        f"longest gap between two answers {gap:.1f} s; TCP lines received {tcp_received(server)}"
+    )
+    assert gap <= max_gap, f"traffic stopped for {gap:.1f} s during the switches"
+
+
 # --- reset.yml gives every node back as it was before the first site.yml ------------------------
 # prepare.yml copies molecule/default/files/snapshot.sh to SNAPSHOT_SCRIPT on each node and writes
 # its output to SNAPSHOT_BEFORE before the first converge (default and bgp scenarios).
