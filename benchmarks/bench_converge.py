@@ -6,12 +6,16 @@ the same docker connection as the molecule scenarios (pipelining on):
 
   first      the first converge of N nodes (packages present, Docker restarted one node at a time)
   no-op      a second run that changes nothing, with ansible.posix.profile_tasks: its wall time, the
-             number of tasks each host ran, and the slowest tasks
+             number of tasks each host ran, the slowest tasks, and the CPU seconds it cost: on the
+             controller (ansible-playbook and its workers), in this machine's Docker daemons (the lab's
+             transport, docker exec) and in the lab nodes (their cgroups)
   add one    node N+1 added to the inventory, site.yml --limit to it (the new host's own converge;
              its peers pick it up at their next run)
 
 and removes the nodes and the network. Needs root, Docker, the lab image (make setup) and .venv.
-Noisy on a shared machine: compare figures of one run.
+Noisy on a shared machine: compare figures of one run. The lab nodes share the controller's cores, so
+a wall time here includes the work every host does on its own CPUs in a real fleet; the CPU split says
+which part grows with the fleet on the controller.
 
     .venv/bin/python benchmarks/bench_converge.py [N ...]      (or: make bench)
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -62,7 +67,60 @@ def bring_up(names: list[str]) -> None:
             time.sleep(1)
 
 
-def site(tmp: pathlib.Path, names: list[str], *extra: str, profile: bool = False) -> tuple[float, str]:
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process), from /proc/stat."""
+    fields = [int(f) for f in pathlib.Path("/proc/stat").read_text(encoding="utf-8").split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def engine_cpu() -> float:
+    """CPU seconds the host's own Docker daemons (dockerd, containerd, the shims) have spent: the lab's
+    transport (each round trip is a docker exec), which hosts reached over SSH do not have. The
+    daemons inside the lab nodes (their own PID namespace) are node work, not counted here."""
+    total = 0.0
+    for proc in pathlib.Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (proc / "stat").read_text(encoding="utf-8")
+            status = (proc / "status").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
+        if len(nspid) == 1 and (comm in ("dockerd", "containerd") or comm.startswith("containerd-shim")):
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def nodes_cpu(names: list[str]) -> float | None:
+    """CPU seconds the lab nodes' containers have spent (their cgroups: cgroup v1 cpuacct or v2 cpu.stat),
+    idle or not; None where the cgroup is not found."""
+    total = 0.0
+    for node in names:
+        cid = sh("docker", "inspect", "-f", "{{.Id}}", node)
+        v1 = pathlib.Path("/sys/fs/cgroup/cpuacct/docker", cid, "cpuacct.usage")
+        v2 = [pathlib.Path("/sys/fs/cgroup/system.slice", f"docker-{cid}.scope", "cpu.stat"),
+              pathlib.Path("/sys/fs/cgroup/docker", cid, "cpu.stat")]
+        if v1.exists():
+            total += int(v1.read_text(encoding="utf-8")) / 1e9
+            continue
+        stat = next((f for f in v2 if f.exists()), None)
+        if stat is None:
+            return None
+        usage = dict(line.split() for line in stat.read_text(encoding="utf-8").splitlines())
+        total += int(usage["usage_usec"]) / 1e6
+    return total
+
+
+Cpu = dict[str, float | None]
+
+
+def site(tmp: pathlib.Path, names: list[str], *extra: str, profile: bool = False) -> tuple[float, str, Cpu]:
+    """Runs site.yml; returns its wall time, its output and the CPU seconds it cost: `controller`
+    (ansible-playbook, its workers and the docker CLI they start), `engine` (this machine's Docker
+    daemons: the lab's transport), `nodes` (the lab nodes' containers: the modules run there; None when
+    their cgroups are not found) and `machine` (every core of the machine, whatever runs)."""
     inventory = tmp / "hosts.yml"
     inventory.write_text(INVENTORY.format(hosts="".join(f"    {n}:\n" for n in names), tmp=tmp), encoding="utf-8")
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING="1")
@@ -71,13 +129,20 @@ def site(tmp: pathlib.Path, names: list[str], *extra: str, profile: bool = False
         env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
         env["PROFILE_TASKS_TASK_OUTPUT_LIMIT"] = "12"
     exe = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine0, engine0, nodes0 = machine_cpu(), engine_cpu(), nodes_cpu(names)
     start = time.monotonic()
     proc = subprocess.run([str(exe), "-i", str(inventory), str(ROOT / "site.yml"), *extra], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=3600)
     took = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine, engine, nodes1 = machine_cpu() - machine0, engine_cpu() - engine0, nodes_cpu(names)
+    controller = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if proc.returncode != 0:
         raise RuntimeError(f"site.yml failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
-    return took, proc.stdout
+    node_cpu = nodes1 - nodes0 if nodes0 is not None and nodes1 is not None else None
+    return took, proc.stdout, {"controller": controller, "engine": engine, "nodes": node_cpu,
+                               "machine": machine}
 
 
 def recap(out: str) -> dict[str, tuple[int, int, int]]:
@@ -106,20 +171,24 @@ def fleet(n: int) -> dict[str, object]:
     t0 = time.monotonic()
     bring_up(names)
     print(f"[{n} nodes] {n + 1} lab nodes up in {time.monotonic() - t0:.0f} s", flush=True)
-    first, _ = site(tmp, names[:n])
+    first, _, _ = site(tmp, names[:n])
     print(f"[{n} nodes] first converge {first:.1f} s (load {load()})", flush=True)
-    noop, out = site(tmp, names[:n], profile=True)
+    noop, out, cpu = site(tmp, names[:n], profile=True)
     rc = recap(out)
     tasks = sorted({t for t, _c, _s in (rc[h] for h in names[:n])})
     skipped = sorted({s for _t, _c, s in (rc[h] for h in names[:n])})
     changed = sum(c for _t, c, _s in (rc[h] for h in names[:n]))
     print(f"[{n} nodes] no-op re-run {noop:.1f} s ({'/'.join(map(str, tasks))} tasks run per host, "
           f"{'/'.join(map(str, skipped))} skipped, {changed} changed; load {load()})")
+    node = "?" if cpu["nodes"] is None else f"{cpu['nodes']:.1f}"
+    print(f"[{n} nodes] no-op CPU seconds: controller {cpu['controller']:.1f}, lab Docker daemons "
+          f"{cpu['engine']:.1f}, lab nodes {node}, whole machine {cpu['machine']:.1f}")
     for line in slowest(out):
         print(f"    {line}")
-    add, out = site(tmp, names, "--limit", names[n])
+    add, out, _ = site(tmp, names, "--limit", names[n])
     print(f"[{n} nodes] adding one host with --limit {add:.1f} s (load {load()})", flush=True)
-    return {"first": first, "noop": noop, "add": add, "tasks": tasks, "skipped": skipped, "changed": changed}
+    return {"first": first, "noop": noop, "add": add, "tasks": tasks, "skipped": skipped, "changed": changed,
+            "cpu": cpu}
 
 
 def main() -> int:
@@ -138,9 +207,19 @@ def main() -> int:
     for n, r in results.items():
         per_host = f"{'/'.join(map(str, r['tasks']))} / {'/'.join(map(str, r['skipped']))}"
         print(f"{n:5d}  {r['first']:12.1f} s  {r['noop']:10.1f} s  {per_host:>26}  {r['add']:15.1f} s")
+    # The lab nodes share this machine's cores with the controller: the no-op's wall time can't be less
+    # than its CPU seconds over the cores. Per host, what the controller spends grows with any fleet; what
+    # the nodes spend runs on each host's own CPUs in a real fleet.
+    print("no-op CPU seconds: nodes  controller (per host)  lab Docker daemons  lab nodes (per host)  machine / cores")
+    for n, r in results.items():
+        cpu, cores = r["cpu"], os.cpu_count() or 1
+        node = f"{cpu['nodes']:6.1f} ({cpu['nodes'] / n:.2f})" if cpu["nodes"] is not None else "     ?"
+        print(f"{n:5d}  {cpu['controller']:10.1f} ({cpu['controller'] / n:.2f})  {cpu['engine']:18.1f}  "
+              f"{node:>20}  {cpu['machine'] / cores:8.1f} s")
     if len(results) >= 2:
         small, big = results[min(results)], results[max(results)]
-        print(f"no-op ratio {max(results)}/{min(results)} nodes: {big['noop'] / small['noop']:.2f}x")
+        print(f"no-op ratio {max(results)}/{min(results)} nodes: {big['noop'] / small['noop']:.2f}x wall, "
+              f"{big['cpu']['controller'] / small['cpu']['controller']:.2f}x controller CPU")
     return 0
 
 
