@@ -75,9 +75,10 @@ def machine_cpu() -> float:
 
 
 def engine_cpu() -> float:
-    """CPU seconds the host's own Docker daemons (dockerd, containerd, the shims) have spent: the lab's
-    transport (each round trip is a docker exec), which hosts reached over SSH do not have. The
-    daemons inside the lab nodes (their own PID namespace) are node work, not counted here."""
+    """CPU seconds this machine's Docker daemons (dockerd, containerd) have spent: the lab's transport
+    (each round trip is a docker exec), which hosts reached over SSH do not have. The daemons inside
+    the lab nodes (their own PID namespace) are node work, not counted here; nor are the short-lived
+    shims (their CPU would vanish from the sum when they exit)."""
     total = 0.0
     for proc in pathlib.Path("/proc").glob("[0-9]*"):
         try:
@@ -87,7 +88,7 @@ def engine_cpu() -> float:
             continue
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
-        if len(nspid) == 1 and (comm in ("dockerd", "containerd") or comm.startswith("containerd-shim")):
+        if len(nspid) == 1 and comm in ("dockerd", "containerd"):
             fields = stat[stat.rindex(")") + 2:].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total

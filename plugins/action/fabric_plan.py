@@ -78,11 +78,12 @@ def inventory_dir(sources):
 
 
 def _subnet_env(value):
-    """The text of /run/flannel/subnet.env from the plan role's slurp result (None when not read)."""
-    if not isinstance(value, dict) or not value.get("content"):
+    """The text of /run/flannel/subnet.env from the plan role's read of the host (None when not read)."""
+    content = ((value or {}).get("contents") or {}).get(planner.SUBNET_ENV) if isinstance(value, dict) else None
+    if not content:
         return None
     try:
-        return base64.b64decode(str(value["content"])).decode("utf-8", "replace")
+        return base64.b64decode(str(content)).decode("utf-8", "replace")
     except (ValueError, TypeError):
         return None
 
@@ -231,7 +232,7 @@ class ActionModule(ActionBase):
                     iface=_plain(hv.get("fabric_iface")),
                     pinned_subnet=_plain(hv.get("fabric_subnet")),
                     iface_mtu=_plain(hv.get("fabric_iface_mtu")),
-                    subnet_env=_subnet_env(_plain(hv.get("plan_running_subnet_env"))),
+                    subnet_env=_subnet_env(_plain(hv.get("plan_running"))),
                 )
             )
         settings = dict(args)

@@ -64,6 +64,14 @@ options:
         (C(dockerd --version)).
     type: bool
     default: false
+  network:
+    description:
+      - Also return, as facts, the network facts C(crosshost.fabric.fabric_plan) reads (the part of
+        M(ansible.builtin.setup)'s network facts it needs, in the same shape), the kernel release and, on a
+        host run by systemd, C(service_mgr). From C(ip -j addr show) and C(ip -j -4 route get 8.8.8.8), a
+        lookup in the routing table that sends no packet; one round trip instead of a C(setup) run.
+    type: bool
+    default: false
 seealso:
   - module: ansible.builtin.stat
   - module: ansible.builtin.slurp
@@ -82,6 +90,12 @@ EXAMPLES = r"""
     packages: [iptables, iproute2]
     sysctls: [net.ipv4.ip_forward]
   register: fabric_host_state_read
+
+- name: Read each host's network facts and flannel's subnet.env before planning (what the plan role does)
+  crosshost.fabric.fabric_host_state:
+    network: true
+    read: [/run/flannel/subnet.env]
+  register: plan_running
 
 - name: Write the tmpfiles entry unless the read shows it in place
   ansible.builtin.copy:
@@ -150,6 +164,24 @@ sysctls:
   returned: always
   type: dict
   sample: {net.ipv4.ip_forward: "1"}
+ansible_facts:
+  description:
+    - With O(network), the network facts (C(interfaces), one entry per interface named as M(ansible.builtin.setup)
+      names it, C(default_ipv4), C(all_ipv4_addresses)), C(kernel), and C(service_mgr) when systemd runs the host.
+  returned: when O(network) is true
+  type: dict
+  sample:
+    interfaces: [lo, eth0]
+    eth0:
+      device: eth0
+      mtu: 1500
+      active: true
+      macaddress: "02:42:ac:13:00:02"
+      ipv4: {address: 172.19.0.2, netmask: 255.255.0.0, network: 172.19.0.0, prefix: "16", broadcast: 172.19.255.255}
+    default_ipv4: {address: 172.19.0.2, interface: eth0, gateway: 172.19.0.1, mtu: 1500, prefix: "16"}
+    all_ipv4_addresses: [172.19.0.2]
+    kernel: 6.1.0-18-amd64
+    service_mgr: systemd
 docker:
   description:
     - The running engine's C(docker info) (C(rc), C(info)) and, when it does not answer, C(dockerd --version)'s
@@ -168,6 +200,7 @@ import pwd  # noqa: E402
 import stat  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.crosshost.fabric.plugins.module_utils import host_facts  # noqa: E402
 
 C_ENV = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 
@@ -297,6 +330,23 @@ def read_docker(module):
     return found
 
 
+def read_network(module):
+    """The facts host_facts.network_facts builds from ``ip -j``; the kernel; service_mgr under systemd."""
+    ip = module.get_bin_path("ip", required=True)
+    rc, out, err = module.run_command([ip, "-j", "addr", "show"], environ_update=C_ENV)
+    if rc != 0:
+        module.fail_json(msg="ip -j addr show failed: %s" % err.strip())
+    links = json.loads(out or "[]")
+    # A lookup in the routing table (as setup does it): no packet leaves the host.
+    rc, out, _err = module.run_command([ip, "-j", "-4", "route", "get", "8.8.8.8"], environ_update=C_ENV)
+    route = json.loads(out) if rc == 0 and out.strip().startswith("[") else []
+    facts = host_facts.network_facts(links, route)
+    facts["kernel"] = os.uname()[2]
+    if os.path.isdir("/run/systemd/system"):
+        facts["service_mgr"] = "systemd"
+    return facts
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -306,6 +356,7 @@ def main():
             packages=dict(type="list", elements="str", default=[]),
             sysctls=dict(type="list", elements="str", default=[]),
             docker=dict(type="bool", default=False),
+            network=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -327,6 +378,7 @@ def main():
         except (IOError, OSError):
             pass
     known, missing = read_packages(module, p["packages"])
+    extra = {"ansible_facts": read_network(module)} if p["network"] else {}
     module.exit_json(
         changed=False,
         files=dict((path, describe(path)) for path in p["files"]),
@@ -338,6 +390,7 @@ def main():
         packages_missing=missing,
         sysctls=sysctls,
         docker=read_docker(module) if p["docker"] else {},
+        **extra
     )
 
 

@@ -35,7 +35,8 @@ def groups_of(graph_text):
 
 def subnet_env(subnet):
     text = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=%s\n" % subnet
-    return {"content": base64.b64encode(text.encode()).decode()}
+    # The plan role's read of the host (fabric_host_state), as registered.
+    return {"contents": {"/run/flannel/subnet.env": base64.b64encode(text.encode()).decode()}}
 
 
 # --------------------------------------------------------------------------- issue 10 item 1
@@ -162,7 +163,7 @@ def test_check_mode_creates_no_folder_and_no_lock_file(tmp_path):
 
 
 def test_a_host_running_flannel_is_adopted_and_a_mismatch_stops_the_run(tmp_path):
-    hosts = {**THREE, "n2": dict(THREE["n2"], plan_running_subnet_env=subnet_env("10.244.42.1/24"))}
+    hosts = {**THREE, "n2": dict(THREE["n2"], plan_running=subnet_env("10.244.42.1/24"))}
     inv = make_inventory(tmp_path, hosts)
     rc, out = run(PLAYBOOK, inv)
     assert rc == 0 and "adopted (already running): n2 10.244.42.0/24" in out, out
@@ -171,7 +172,7 @@ def test_a_host_running_flannel_is_adopted_and_a_mismatch_stops_the_run(tmp_path
         "n1": "10.244.1.0/24", "n2": "10.244.42.0/24", "n3": "10.244.2.0/24"}
     # The ledger is lost; n1 runs 10.244.1.0/24 (its subnet.env): it keeps it, nobody takes it.
     os.unlink(tmp_path / ".fabric" / "leases.yml")
-    hosts["n1"] = dict(THREE["n1"], plan_running_subnet_env=subnet_env("10.244.1.1/24"))
+    hosts["n1"] = dict(THREE["n1"], plan_running=subnet_env("10.244.1.1/24"))
     hosts["n4"] = {"ansible_host": "192.0.2.14"}
     inv = make_inventory(tmp_path, hosts)
     rc, out = run(PLAYBOOK, inv)
@@ -179,7 +180,7 @@ def test_a_host_running_flannel_is_adopted_and_a_mismatch_stops_the_run(tmp_path
     plan = json.loads((tmp_path / ".fabric" / "plan.json").read_text())
     assert plan["hosts"]["n1"]["subnet"] == "10.244.1.0/24" and plan["hosts"]["n4"]["subnet"] != "10.244.1.0/24"
     # A host running another subnet than its lease stops the run, naming it and both subnets.
-    hosts["n1"] = dict(THREE["n1"], plan_running_subnet_env=subnet_env("10.244.9.1/24"))
+    hosts["n1"] = dict(THREE["n1"], plan_running=subnet_env("10.244.9.1/24"))
     inv = make_inventory(tmp_path, hosts)
     before = (tmp_path / ".fabric" / "leases.yml").read_text()
     rc, out = run(PLAYBOOK, inv)

@@ -41,7 +41,7 @@ def test_vxlan_state_example_passes_what_the_vxlan_role_passes():
                     if args and args.get("state") == "present":
                         converge = sub
     assert converge is not None, "the vxlan role no longer converges with crosshost.fabric.fabric_vxlan"
-    role_args = {k: v.replace("_vx.", "vx.") for k, v in converge["crosshost.fabric.fabric_vxlan"].items()
+    role_args = {k: v.replace("vxlan_host.", "vx.") for k, v in converge["crosshost.fabric.fabric_vxlan"].items()
                  if k not in ("persist", "persist_dir")}
     assert example["crosshost.fabric.fabric_vxlan"] == role_args
 
