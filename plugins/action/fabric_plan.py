@@ -54,7 +54,7 @@ def _facts(facts):
     }
     for ifname in keep["interfaces"]:
         key = str(ifname).replace("-", "_").replace(".", "_")
-        info = facts.get(key) or {}
+        info = planner.iface_facts(facts, ifname)
         keep[key] = {k: _plain(info.get(k)) for k in ("ipv4", "ipv4_secondaries", "mtu") if k in info}
     return keep
 

@@ -29,7 +29,7 @@ try:
 except ImportError:  # the action and the filters report planner.NETADDR_MISSING before any use
     netaddr = None
 
-from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import PlanError, _me
+from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import PlanError, _me, iface_facts
 
 BGP_MODES = ("mesh", "route-reflector", "peers")
 BGP_ENCAPS = ("none", "ipip")
@@ -84,7 +84,7 @@ def addresses_from_facts(facts: Optional[Mapping[str, Any]]) -> List[str]:
     for ifname in facts.get("interfaces") or ():
         if ifname == "lo" or any(_glob(ifname, pat) for pat in NON_UNDERLAY_IFACES):
             continue
-        info = facts.get(str(ifname).replace("-", "_").replace(".", "_")) or {}
+        info = iface_facts(facts, ifname)
         addrs = [info["ipv4"]] if isinstance(info.get("ipv4"), dict) else []
         addrs += [a for a in info.get("ipv4_secondaries") or () if isinstance(a, dict)]
         for a in addrs:

@@ -276,6 +276,14 @@ def check_settings(settings: Settings) -> Tuple[Space, List[str]]:
 FABRIC_IFACES = re.compile(r"^(docker0|cni0|flannel[.0-9]*|fabric[-_.].*)$")
 
 
+def iface_facts(facts: Mapping[str, Any], ifname: Any) -> Mapping[str, Any]:
+    """The facts of one interface: keyed with "-" and "." as "_" (fabric_host_state, and setup for "-"),
+    or by the interface's own name (setup keys "eth0.100" so)."""
+    name = str(ifname)
+    found = facts.get(name.replace("-", "_").replace(".", "_")) or facts.get(name)
+    return found if isinstance(found, Mapping) else {}
+
+
 def host_from_facts(
     name: str,
     facts: Optional[Mapping[str, Any]] = None,
@@ -304,7 +312,7 @@ def host_from_facts(
     networks: List[str] = []
     found_iface, public_net, found_mtu = None, None, None
     for ifname in facts.get("interfaces") or ():
-        info = facts.get(str(ifname).replace("-", "_").replace(".", "_")) or {}
+        info = iface_facts(facts, ifname)
         addrs = []
         v4 = info.get("ipv4")
         if isinstance(v4, dict):
@@ -331,7 +339,7 @@ def host_from_facts(
         running[SUBNET_ENV] = env_subnet
     iface = iface or found_iface
     if iface and iface != found_iface:
-        info = facts.get(str(iface).replace("-", "_").replace(".", "_")) or {}
+        info = iface_facts(facts, iface)
         found_mtu = info.get("mtu")
     return HostInput(
         name=name,

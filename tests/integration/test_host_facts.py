@@ -1,10 +1,12 @@
 """fabric_host_state's network facts against ansible.builtin.setup's, on the same kernel state.
 
 site.yml plans from fabric_host_state(network: true) instead of a setup run (one round trip per host
-instead of two). Both run here in one namespace holding what a real underlay can hold: a primary
-address, a secondary in the same subnet, a second primary in another subnet, a custom MTU, an interface
-without IPv4, a default route; the part of the facts the planner reads must be the same, and the
-planner must take the same decisions from both (public IP, interface, MTU, the host's networks).
+instead of two). Both run here in one namespace holding what a real underlay can hold: a dotted name
+(a VLAN interface), a primary address, a secondary in the same subnet, a second primary in another
+subnet, a custom MTU, an interface without IPv4, a default route; the part of the facts the planner
+reads must be the same, and the planner must take the same decisions from both (public IP,
+interface, MTU, the host's networks). setup keys the dotted interface by its own name (u0.5), the
+module as the planner always looked it up (u0_5): the planner reads both.
 """
 
 import json
@@ -19,18 +21,18 @@ HOST_STATE = "ansible_collections.crosshost.fabric.plugins.modules.fabric_host_s
 @pytest.fixture
 def underlay(lab):
     a, b = lab.netns("a"), lab.netns("b")
-    lab.veth(a, "u0", b, "u1")
-    lab.ex(a, "ip", "link", "set", "u0", "mtu", "1400")
-    lab.ex(a, "ip", "addr", "add", "192.0.2.1/24", "dev", "u0")
-    lab.ex(a, "ip", "addr", "add", "192.0.2.7/24", "dev", "u0")  # a secondary of the same subnet
-    lab.ex(a, "ip", "addr", "add", "198.51.100.5/25", "dev", "u0")  # a second primary
-    lab.ex(a, "ip", "link", "set", "u0", "up")
+    lab.veth(a, "u0.5", b, "u1")  # a dot, as in a VLAN interface (eth0.100)
+    lab.ex(a, "ip", "link", "set", "u0.5", "mtu", "1400")
+    lab.ex(a, "ip", "addr", "add", "192.0.2.1/24", "dev", "u0.5")
+    lab.ex(a, "ip", "addr", "add", "192.0.2.7/24", "dev", "u0.5")  # a secondary of the same subnet
+    lab.ex(a, "ip", "addr", "add", "198.51.100.5/25", "dev", "u0.5")  # a second primary
+    lab.ex(a, "ip", "link", "set", "u0.5", "up")
     lab.ex(a, "ip", "link", "set", "lo", "up")
     lab.ex(a, "ip", "link", "add", "br-x", "type", "bridge")  # no IPv4
     lab.ex(a, "ip", "link", "add", "docker0", "type", "bridge")
     lab.ex(a, "ip", "addr", "add", "10.244.3.1/24", "dev", "docker0")
     # Into the peer namespace only: these namespaces have no way out.
-    lab.ex(a, "ip", "route", "add", "default", "via", "192.0.2.254", "dev", "u0", "onlink")
+    lab.ex(a, "ip", "route", "add", "default", "via", "192.0.2.254", "dev", "u0.5", "onlink")
     return a
 
 
@@ -62,7 +64,7 @@ def test_the_plan_reads_the_same_from_fabric_host_state_as_from_setup(lab, under
     assert ours_host == setup_host
     # What the plan takes from them, spelled out (so that two equally wrong readings cannot pass).
     assert ours_host.public_ip == "192.0.2.1"
-    assert ours_host.iface == "u0"
+    assert ours_host.iface == "u0.5"
     assert ours_host.iface_mtu == 1400
     assert ours_host.networks == ["192.0.2.0/24", "198.51.100.0/25"]
     assert ours_host.running == {"docker0": "10.244.3.1/24"}

@@ -97,3 +97,14 @@ def test_the_planner_finds_the_underlay_on_a_vlan_interface_and_skips_the_fabric
     host = planner.host_from_facts("n1", facts=_facts(network_facts(LINKS, ROUTE)))
     assert (host.public_ip, host.iface, host.iface_mtu) == ("192.0.2.1", "eth0.100", 1400)
     assert host.networks == ["192.0.2.0/24", "198.51.100.0/25"]  # not flannel.1's, not lo's
+
+
+def test_the_planner_reads_setups_facts_of_a_vlan_interface_too():
+    # ansible.builtin.setup keys a dotted interface by its own name ("ansible_eth0.100"; seen on the lab's
+    # flannel.1), where fabric_host_state writes eth0_100: the planner reads both.
+    ours = network_facts(LINKS, ROUTE)
+    setup_style = {("eth0.100" if k == "eth0_100" else "flannel.1" if k == "flannel_1" else k): v
+                   for k, v in ours.items()}
+    host = planner.host_from_facts("n1", facts=_facts(setup_style))
+    assert (host.public_ip, host.iface, host.iface_mtu) == ("192.0.2.1", "eth0.100", 1400)
+    assert host.networks == ["192.0.2.0/24", "198.51.100.0/25"]
