@@ -41,6 +41,7 @@ class FilterModule:
         filters["bgp_state"] = _wrap(bgp.bgp_state)
         filters["verify_state"] = _wrap(verify.verify_state)
         filters["verify_report"] = verify_report
+        filters["transition_plan"] = transition_plan
         filters["docker_undo"] = docker_undo
         filters["docker_restore"] = undo.docker_restore
         filters["docker_restart_config"] = undo.docker_restart_config
@@ -54,8 +55,7 @@ def docker_undo(current, fabric, existed=True, subnet_env="", bridge=""):
 
 def verify_report(plan, hostvars, hosts, key="crosshost_verify_result"):
     """The verify matrix from every host's registered ``key`` (see plugin_utils/verify.py)."""
-    if not isinstance(plan, dict) or "hosts" not in plan:
-        raise AnsibleFilterError("verify_report: expected the fabric_plan fact (run crosshost.fabric.plan first)")
+    _plan(plan, "verify_report")
     results = {}
     for h in hosts:
         try:
@@ -63,3 +63,16 @@ def verify_report(plan, hostvars, hosts, key="crosshost_verify_result"):
         except KeyError:
             results[h] = None
     return verify.verify_report(plan, results, hosts)
+
+
+def _plan(plan, name):
+    if not isinstance(plan, dict) or "hosts" not in plan:
+        raise AnsibleFilterError("%s: expected the fabric_plan fact (run crosshost.fabric.plan first)" % name)
+    return plan
+
+
+def transition_plan(plan, switch_from):
+    """The plan of a backend switch's forward rules (plugin_utils/planner.py)."""
+    if isinstance(switch_from, str) or not all(isinstance(b, str) for b in switch_from or []):
+        raise AnsibleFilterError("transition_plan: expected a list of backend role names, got %r" % (switch_from,))
+    return planner.transition_plan(_plan(plan, "transition_plan"), switch_from)

@@ -1137,6 +1137,30 @@ def firewall_state(plan: Mapping[str, Any], host: str, docker: Any = None) -> Di
     return {"chains": chains}
 
 
+# --------------------------------------------------------------------------- #
+# Switching backends: the transition's forward rules, the other backends' removal
+# --------------------------------------------------------------------------- #
+
+
+def backend_role(backend: str) -> str:
+    """The role that builds ``backend`` on hosts: its name without the dash (host-gw: hostgw)."""
+    return str(backend).replace("-", "")
+
+
+def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str]) -> Dict[str, Any]:
+    """The plan whose forward rules (firewall_state) accept every way traffic arrives while a host
+    switches from the backends ``switch_from`` (role names, those found on the host besides the
+    planned one) to the planned one: until every host has switched, traffic comes the old way and
+    the new way.
+
+    VXLAN with direct routing accepts it from the tunnel and, unencapsulated, from the peers on this
+    host's segment (host-gw's and bgp's way); when udp is the old or the new backend, also from
+    flannel0 and on udp's port from the peers (``transition_backends``)."""
+    old = {backend_role(b) for b in switch_from or []}
+    udp = backend_role(plan.get("backend", "vxlan")) == "udp" or "udp" in old
+    return dict(plan, backend="vxlan", vxlan_direct_routing=True, transition_backends=["udp"] if udp else [])
+
+
 def docker_config(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     """The keys the fabric merges into /etc/docker/daemon.json."""
     me = _me(plan, host)

@@ -1,9 +1,6 @@
 """The planner's udp part: the daemon's peer table, the MTU, the port option and its front door."""
 
-import pathlib
-
 import pytest
-import yaml
 
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import options, planner
 from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import HostInput, PlanError, Settings
@@ -57,31 +54,11 @@ def test_other_backends_plan_no_udp_port():
 
 # --------------------------------------------------------------------------- switching to and from udp
 
-PREFLIGHT = pathlib.Path(__file__).resolve().parents[2] / "roles" / "backend" / "tasks" / "preflight.yml"
-
-
+# planner.transition_plan is what roles/backend/tasks/preflight.yml sets as backend_transition_plan
+# (tests/playbooks/test_backend_switch.py runs that shipped task file through ansible-playbook).
 def transition_plan(plan, found):
-    """The plan of the transition's forward rules, rendered by Ansible from the shipped expression in
-    roles/backend/tasks/preflight.yml (``found``: the backends whose boot script is on the host)."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar
-
-    try:  # ansible-core 2.19 renders only strings marked as trusted templates; older ones render any
-        from ansible.template import trust_as_template
-    except ImportError:
-
-        def trust_as_template(text):
-            return text
-
-    tasks = yaml.safe_load(PREFLIGHT.read_text())
-    (expr,) = [t["ansible.builtin.set_fact"]["backend_transition_plan"] for t in tasks
-               if "backend_transition_plan" in t.get("ansible.builtin.set_fact", {})]
-    boot = {"vxlan": "/etc/crosshost-fabric/flannel.1.sh", "hostgw": "/etc/crosshost-fabric/routes.sh",
-            "bgp": "/etc/bird/crosshost-fabric-secrets.conf", "udp": "/etc/crosshost-fabric/udp.json"}
-    # _found: the boot scripts found on the host (by the stat loop or site.yml's one read of the host).
-    templar = Templar(loader=DataLoader(), variables={"fabric_plan": plan, "backend_boot_scripts": boot,
-                                                      "_found": [boot[key] for key in found]})
-    return templar.template(trust_as_template(expr))
+    """The plan of the transition's forward rules (``found``: the other backends' roles on the host)."""
+    return planner.transition_plan(plan, found)
 
 
 @pytest.mark.parametrize("planned, found", [("udp", ["vxlan"]), ("vxlan", ["udp"]), ("host-gw", ["udp"]),
@@ -106,3 +83,26 @@ def test_a_switch_between_other_backends_opens_nothing_of_udp():
     plan, _ = planner.build_plan(Settings(backend="host-gw"), [host("n1", "192.0.2.11"), host("n2", "192.0.2.12")])
     chains = {c["chain"]: c["rules"] for c in planner.firewall_state(transition_plan(plan, ["vxlan"]), "n1")["chains"]}
     assert not any("flannel0" in r or "8285" in r for rules in chains.values() for r in rules)
+
+
+def test_the_transition_plan_plans_vxlan_with_direct_routing_and_keeps_the_rest():
+    plan, _ = planner.build_plan(Settings(backend="bgp"), [host("n1", "192.0.2.11"), host("n2", "192.0.2.12")])
+    moved = planner.transition_plan(plan, ["hostgw"])
+    assert moved == dict(plan, backend="vxlan", vxlan_direct_routing=True, transition_backends=[])
+    assert plan["backend"] == "bgp" and "transition_backends" not in plan  # the plan itself is untouched
+    # the planned backend among the found ones (a read that lists it) changes nothing
+    assert planner.transition_plan(plan, ["bgp", "hostgw"]) == moved
+
+
+def test_the_transition_plan_filter_refuses_what_is_not_a_plan_or_a_list_of_backends():
+    from ansible.errors import AnsibleFilterError
+
+    from ansible_collections.crosshost.fabric.plugins.filter.fabric import FilterModule
+
+    transition = FilterModule().filters()["transition_plan"]
+    plan, _ = planner.build_plan(Settings(backend="udp"), [host("n1", "192.0.2.11")])
+    assert transition(plan, ["vxlan"])["transition_backends"] == ["udp"]
+    with pytest.raises(AnsibleFilterError, match="expected the fabric_plan fact"):
+        transition({}, ["vxlan"])
+    with pytest.raises(AnsibleFilterError, match="expected a list of backend role names, got 'vxlan'"):
+        transition(plan, "vxlan")
