@@ -71,8 +71,8 @@ def _plan(plan, name):
     return plan
 
 
-def transition_plan(plan, switch_from):
+def transition_plan(plan, switch_from, udp_record=None):
     """The plan of a backend switch's forward rules (plugin_utils/planner.py)."""
     if isinstance(switch_from, str) or not all(isinstance(b, str) for b in switch_from or []):
         raise AnsibleFilterError("transition_plan: expected a list of backend role names, got %r" % (switch_from,))
-    return planner.transition_plan(_plan(plan, "transition_plan"), switch_from)
+    return planner.transition_plan(_plan(plan, "transition_plan"), switch_from, udp_record or None)

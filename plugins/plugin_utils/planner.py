@@ -15,6 +15,7 @@ MAC, MTUs, and the per-peer entries each backend programs.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sys
 from collections import Counter
@@ -1147,7 +1148,19 @@ def backend_role(backend: str) -> str:
     return str(backend).replace("-", "")
 
 
-def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str]) -> Dict[str, Any]:
+def udp_record_port(record: Any) -> Optional[int]:
+    """The UDP port in a udp daemon's peer file found on a host (udp_state as JSON text, or parsed),
+    or None when there is no such file or it names no valid port."""
+    if isinstance(record, (str, bytes)):
+        try:
+            record = json.loads(record)
+        except ValueError:
+            return None
+    port = as_int(record.get("port")) if isinstance(record, Mapping) else None
+    return port if port is not None and 1 <= port <= 65535 else None
+
+
+def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str], udp_record: Any = None) -> Dict[str, Any]:
     """The plan whose forward rules (firewall_state) accept every way traffic arrives while a host
     switches from the backends ``switch_from`` (role names, those found on the host besides the
     planned one) to the planned one: until every host has switched, traffic comes the old way and
@@ -1155,10 +1168,18 @@ def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str]) -> Dict
 
     VXLAN with direct routing accepts it from the tunnel and, unencapsulated, from the peers on this
     host's segment (host-gw's and bgp's way); when udp is the old or the new backend, also from
-    flannel0 and on udp's port from the peers (``transition_backends``)."""
+    flannel0 and on udp's port from the peers (``transition_backends``). Leaving udp, that port is
+    the one the old daemons run with: ``udp_record``, the peer file of udp found on the host (the new
+    plan has no udp port); without a readable one, the plan's or udp's default."""
     old = {backend_role(b) for b in switch_from or []}
-    udp = backend_role(plan.get("backend", "vxlan")) == "udp" or "udp" in old
-    return dict(plan, backend="vxlan", vxlan_direct_routing=True, transition_backends=["udp"] if udp else [])
+    planned = backend_role(plan.get("backend", "vxlan"))
+    old.discard(planned)
+    moved = dict(plan, backend="vxlan", vxlan_direct_routing=True,
+                 transition_backends=["udp"] if planned == "udp" or "udp" in old else [])
+    port = udp_record_port(udp_record) if "udp" in old else None
+    if port is not None:
+        moved["udp_port"] = port
+    return moved
 
 
 def docker_config(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:

@@ -1,5 +1,7 @@
 """The planner's udp part: the daemon's peer table, the MTU, the port option and its front door."""
 
+import json
+
 import pytest
 
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import options, planner
@@ -106,3 +108,32 @@ def test_the_transition_plan_filter_refuses_what_is_not_a_plan_or_a_list_of_back
         transition({}, ["vxlan"])
     with pytest.raises(AnsibleFilterError, match="expected a list of backend role names, got 'vxlan'"):
         transition(plan, "vxlan")
+
+
+def test_leaving_udp_the_transition_opens_the_port_the_old_daemons_run_with():
+    """The new plan has no udp port: it comes from udp's peer file found on the host (bug: 8285 was
+    opened whatever fabric_udp_port the old fabric had)."""
+    hosts = [host("n1", "192.0.2.11"), host("n2", "192.0.2.12")]
+    old, _ = planner.build_plan(Settings(backend="udp", udp_port=9999), hosts)
+    plan, _ = planner.build_plan(Settings(backend="vxlan"), hosts)
+    record = json.dumps(planner.udp_state(old, "n1"))
+    for given in (record, json.loads(record)):
+        moved = planner.transition_plan(plan, ["udp"], given)
+        assert moved["udp_port"] == 9999
+        assert planner.backend_ports(moved) == [("udp", 8472), ("udp", 9999)]
+    # no record, or one that names no valid port: udp's default, as before
+    for bad in (None, "", "not json", "[]", json.dumps({"port": 0}), json.dumps({"port": "x"})):
+        assert planner.backend_ports(planner.transition_plan(plan, ["udp"], bad)) == [("udp", 8472), ("udp", 8285)]
+    # entering udp, the new plan's port is the one opened; a record is not read
+    new, _ = planner.build_plan(Settings(backend="udp", udp_port=7777), hosts)
+    assert planner.backend_ports(planner.transition_plan(new, ["vxlan"], record)) == [("udp", 8472), ("udp", 7777)]
+    # a record left beside another old backend only counts when udp is among the old ones
+    assert "udp_port" not in planner.transition_plan(plan, ["hostgw"], record)
+
+
+def test_udp_record_port_reads_the_daemons_peer_file():
+    assert planner.udp_record_port('{"port": 9999, "peers": []}') == 9999
+    assert planner.udp_record_port({"port": "4000"}) == 4000
+    assert planner.udp_record_port({"port": 70000}) is None
+    assert planner.udp_record_port(b"{}") is None
+    assert planner.udp_record_port(None) is None
