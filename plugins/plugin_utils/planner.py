@@ -1182,6 +1182,39 @@ def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str], udp_rec
     return moved
 
 
+# The backends whose routes carry the fabric's route protocol (fabric_route_protocol), which their
+# removal pass can purge; bgp's routes are BIRD's own (proto bird), udp's go with flannel0.
+TAGGED_ROUTES = ("vxlan", "host-gw")
+
+
+def backend_absent_passes(plan: Mapping[str, Any], roles: Sequence[str],
+                          left: Mapping[str, bool]) -> List[Dict[str, Any]]:
+    """The removal passes (tasks/absent.yml) the backend role runs after building the planned
+    backend, in the order of ``roles`` (backend_roles): ``{"role", "purge_routes"}`` for every other
+    backend whose pass may change something.
+
+    ``left`` says per role whether something of it may be on the host: False when the role's one
+    read of the host found none of its footprints (boot script, unit, device, daemon), so that its
+    pass would change nothing and is left out; a role missing from it runs.
+
+    A switch to any backend but bgp keeps the fabric's tagged routes: the new backend has replaced
+    them in place (one protocol, ``ip route replace``), so no pass purges them. Entering bgp, whose
+    routes are BIRD's, the passes of the backends with tagged routes purge them, and run whatever
+    the read found (it does not read routes)."""
+    planned = backend_role(plan.get("backend", "vxlan"))
+    purge = planned == "bgp"
+    tagged = {backend_role(b) for b in TAGGED_ROUTES}
+    passes = []
+    for role in roles:
+        if role == planned:
+            continue
+        purges = purge and role in tagged
+        if left.get(role, True) is False and not purges:
+            continue
+        passes.append({"role": role, "purge_routes": purges})
+    return passes
+
+
 def docker_config(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:
     """The keys the fabric merges into /etc/docker/daemon.json."""
     me = _me(plan, host)
