@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.crosshost.fabric.plugins.filter.host_state import files_absent
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import bgp, planner, undo, verify
 
 
@@ -41,6 +42,8 @@ class FilterModule:
         filters["bgp_state"] = _wrap(bgp.bgp_state)
         filters["verify_state"] = _wrap(verify.verify_state)
         filters["verify_report"] = verify_report
+        filters["transition_plan"] = transition_plan
+        filters["backend_absent_passes"] = backend_absent_passes
         filters["docker_undo"] = docker_undo
         filters["docker_restore"] = undo.docker_restore
         filters["docker_restart_config"] = undo.docker_restart_config
@@ -54,8 +57,7 @@ def docker_undo(current, fabric, existed=True, subnet_env="", bridge=""):
 
 def verify_report(plan, hostvars, hosts, key="crosshost_verify_result"):
     """The verify matrix from every host's registered ``key`` (see plugin_utils/verify.py)."""
-    if not isinstance(plan, dict) or "hosts" not in plan:
-        raise AnsibleFilterError("verify_report: expected the fabric_plan fact (run crosshost.fabric.plan first)")
+    _plan(plan, "verify_report")
     results = {}
     for h in hosts:
         try:
@@ -63,3 +65,27 @@ def verify_report(plan, hostvars, hosts, key="crosshost_verify_result"):
         except KeyError:
             results[h] = None
     return verify.verify_report(plan, results, hosts)
+
+
+def _plan(plan, name):
+    if not isinstance(plan, dict) or "hosts" not in plan:
+        raise AnsibleFilterError("%s: expected the fabric_plan fact (run crosshost.fabric.plan first)" % name)
+    return plan
+
+
+def transition_plan(plan, switch_from, udp_record=None):
+    """The plan of a backend switch's forward rules (plugin_utils/planner.py)."""
+    if isinstance(switch_from, str) or not all(isinstance(b, str) for b in switch_from or []):
+        raise AnsibleFilterError("transition_plan: expected a list of backend role names, got %r" % (switch_from,))
+    return planner.transition_plan(_plan(plan, "transition_plan"), switch_from, udp_record or None)
+
+
+def backend_absent_passes(plan, roles, state=None, footprints=None):
+    """The other backends' removal passes (plugin_utils/planner.py), given the one read of the host
+    (``state``, crosshost.fabric.fabric_host_state's result) and what each backend leaves (``footprints``,
+    by role): a backend of which the read found none of its footprints has nothing left."""
+    if isinstance(roles, str) or not all(isinstance(r, str) for r in roles or []):
+        raise AnsibleFilterError("backend_absent_passes: expected a list of backend role names, got %r" % (roles,))
+    footprints = footprints or {}
+    left = {role: not files_absent(state or {}, footprints.get(role) or []) for role in roles}
+    return planner.backend_absent_passes(_plan(plan, "backend_absent_passes"), list(roles), left)

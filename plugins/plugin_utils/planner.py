@@ -15,6 +15,7 @@ MAC, MTUs, and the per-peer entries each backend programs.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sys
 from collections import Counter
@@ -1143,6 +1144,83 @@ def firewall_state(plan: Mapping[str, Any], host: str, docker: Any = None) -> Di
             }
         )
     return {"chains": chains}
+
+
+# --------------------------------------------------------------------------- #
+# Switching backends: the transition's forward rules, the other backends' removal
+# --------------------------------------------------------------------------- #
+
+
+def backend_role(backend: str) -> str:
+    """The role that builds ``backend`` on hosts: its name without the dash (host-gw: hostgw)."""
+    return str(backend).replace("-", "")
+
+
+def udp_record_port(record: Any) -> Optional[int]:
+    """The UDP port in a udp daemon's peer file found on a host (udp_state as JSON text, or parsed),
+    or None when there is no such file or it names no valid port."""
+    if isinstance(record, (str, bytes)):
+        try:
+            record = json.loads(record)
+        except ValueError:
+            return None
+    port = as_int(record.get("port")) if isinstance(record, Mapping) else None
+    return port if port is not None and 1 <= port <= 65535 else None
+
+
+def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str], udp_record: Any = None) -> Dict[str, Any]:
+    """The plan whose forward rules (firewall_state) accept every way traffic arrives while a host
+    switches from the backends ``switch_from`` (role names, those found on the host besides the
+    planned one) to the planned one: until every host has switched, traffic comes the old way and
+    the new way.
+
+    VXLAN with direct routing accepts it from the tunnel and, unencapsulated, from the peers on this
+    host's segment (host-gw's and bgp's way); when udp is the old or the new backend, also from
+    flannel0 and on udp's port from the peers (``transition_backends``). Leaving udp, that port is
+    the one the old daemons run with: ``udp_record``, the peer file of udp found on the host (the new
+    plan has no udp port); without a readable one, the plan's or udp's default."""
+    old = {backend_role(b) for b in switch_from or []}
+    planned = backend_role(plan.get("backend", "vxlan"))
+    old.discard(planned)
+    moved = dict(plan, backend="vxlan", vxlan_direct_routing=True,
+                 transition_backends=["udp"] if planned == "udp" or "udp" in old else [])
+    port = udp_record_port(udp_record) if "udp" in old else None
+    if port is not None:
+        moved["udp_port"] = port
+    return moved
+
+
+# The backends whose routes carry the fabric's route protocol (fabric_route_protocol), which their
+# removal pass can purge; bgp's routes are BIRD's own (proto bird), udp's go with flannel0.
+TAGGED_ROUTES = ("vxlan", "host-gw")
+
+
+def backend_absent_passes(plan: Mapping[str, Any], roles: Sequence[str],
+                          left: Mapping[str, bool]) -> List[Dict[str, Any]]:
+    """The removal passes (tasks/absent.yml) the backend role runs after building the planned
+    backend, in the order of ``roles`` (backend_roles): ``{"role", "purge_routes"}`` for every other
+    backend whose pass may change something.
+
+    ``left`` says per role whether something of it may be on the host: False when the role's one
+    read of the host found none of its footprints (boot script, unit, device, daemon), so that its
+    pass would change nothing and is left out; a role missing from it runs.
+
+    A switch to any backend but bgp keeps the fabric's tagged routes: the new backend has replaced
+    them in place (one protocol, ``ip route replace``), so no pass purges them. Entering bgp, whose
+    routes are BIRD's, the passes of the backends with tagged routes purge them, and run whatever
+    the read found (it does not read routes)."""
+    planned = backend_role(plan.get("backend", "vxlan"))
+    purge = planned == "bgp"
+    tagged = {backend_role(b) for b in TAGGED_ROUTES}
+    passes = []
+    for role in roles:
+        if role == planned:
+            continue
+        purges = purge and role in tagged
+        if left.get(role, True) is False and not purges:
+            continue
+        passes.append({"role": role, "purge_routes": purges})
+    return passes
 
 
 def docker_config(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:

@@ -43,3 +43,18 @@ def test_a_sound_inventory_passes_the_preflight_and_then_meets_the_unreachable_h
     assert rc != 0, out
     assert "UNREACHABLE" in out, out
     assert out.index("Refuse what the inventory alone can refuse") < out.index("UNREACHABLE")
+
+
+def test_a_backend_the_roles_do_not_build_is_refused_before_any_contact(tmp_path):
+    """The backend role's backend_roles is the one list of the backends built on hosts: a backend the
+    planner knows but no role builds (here udp, with backend_roles cut down to vxlan) stops site.yml."""
+    inv = make_inventory(tmp_path, DOWN, group_vars={"fabric_backend": "udp"})
+    rc, out = run(SITE, inv, "-e", '{"backend_roles": ["vxlan"]}')
+    assert rc != 0, out
+    assert ("fabric_backend=udp: the planner knows it (playbooks/plan.yml works) but this release builds only "
+            "the backend roles vxlan on hosts; nothing was changed.") in " ".join(out.split()), out
+    for contact in ("UNREACHABLE", "Gathering Facts", "Connection refused"):
+        assert contact not in out, out
+    # with every role, the same inventory passes that check and meets the unreachable hosts
+    rc, out = run(SITE, inv)
+    assert rc != 0 and "UNREACHABLE" in out and "builds only" not in out, out

@@ -1,9 +1,8 @@
 """The planner's udp part: the daemon's peer table, the MTU, the port option and its front door."""
 
-import pathlib
+import json
 
 import pytest
-import yaml
 
 from ansible_collections.crosshost.fabric.plugins.plugin_utils import options, planner
 from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import HostInput, PlanError, Settings
@@ -57,31 +56,11 @@ def test_other_backends_plan_no_udp_port():
 
 # --------------------------------------------------------------------------- switching to and from udp
 
-PREFLIGHT = pathlib.Path(__file__).resolve().parents[2] / "roles" / "backend" / "tasks" / "preflight.yml"
-
-
+# planner.transition_plan is what roles/backend/tasks/preflight.yml sets as backend_transition_plan
+# (tests/playbooks/test_backend_switch.py runs that shipped task file through ansible-playbook).
 def transition_plan(plan, found):
-    """The plan of the transition's forward rules, rendered by Ansible from the shipped expression in
-    roles/backend/tasks/preflight.yml (``found``: the backends whose boot script is on the host)."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar
-
-    try:  # ansible-core 2.19 renders only strings marked as trusted templates; older ones render any
-        from ansible.template import trust_as_template
-    except ImportError:
-
-        def trust_as_template(text):
-            return text
-
-    tasks = yaml.safe_load(PREFLIGHT.read_text())
-    (expr,) = [t["ansible.builtin.set_fact"]["backend_transition_plan"] for t in tasks
-               if "backend_transition_plan" in t.get("ansible.builtin.set_fact", {})]
-    boot = {"vxlan": "/etc/crosshost-fabric/flannel.1.sh", "hostgw": "/etc/crosshost-fabric/routes.sh",
-            "bgp": "/etc/bird/crosshost-fabric-secrets.conf", "udp": "/etc/crosshost-fabric/udp.json"}
-    # _found: the boot scripts found on the host (by the stat loop or site.yml's one read of the host).
-    templar = Templar(loader=DataLoader(), variables={"fabric_plan": plan, "backend_boot_scripts": boot,
-                                                      "_found": [boot[key] for key in found]})
-    return templar.template(trust_as_template(expr))
+    """The plan of the transition's forward rules (``found``: the other backends' roles on the host)."""
+    return planner.transition_plan(plan, found)
 
 
 @pytest.mark.parametrize("planned, found", [("udp", ["vxlan"]), ("vxlan", ["udp"]), ("host-gw", ["udp"]),
@@ -106,3 +85,55 @@ def test_a_switch_between_other_backends_opens_nothing_of_udp():
     plan, _ = planner.build_plan(Settings(backend="host-gw"), [host("n1", "192.0.2.11"), host("n2", "192.0.2.12")])
     chains = {c["chain"]: c["rules"] for c in planner.firewall_state(transition_plan(plan, ["vxlan"]), "n1")["chains"]}
     assert not any("flannel0" in r or "8285" in r for rules in chains.values() for r in rules)
+
+
+def test_the_transition_plan_plans_vxlan_with_direct_routing_and_keeps_the_rest():
+    plan, _ = planner.build_plan(Settings(backend="bgp"), [host("n1", "192.0.2.11"), host("n2", "192.0.2.12")])
+    moved = planner.transition_plan(plan, ["hostgw"])
+    assert moved == dict(plan, backend="vxlan", vxlan_direct_routing=True, transition_backends=[])
+    assert plan["backend"] == "bgp" and "transition_backends" not in plan  # the plan itself is untouched
+    # the planned backend among the found ones (a read that lists it) changes nothing
+    assert planner.transition_plan(plan, ["bgp", "hostgw"]) == moved
+
+
+def test_the_transition_plan_filter_refuses_what_is_not_a_plan_or_a_list_of_backends():
+    from ansible.errors import AnsibleFilterError
+
+    from ansible_collections.crosshost.fabric.plugins.filter.fabric import FilterModule
+
+    transition = FilterModule().filters()["transition_plan"]
+    plan, _ = planner.build_plan(Settings(backend="udp"), [host("n1", "192.0.2.11")])
+    assert transition(plan, ["vxlan"])["transition_backends"] == ["udp"]
+    with pytest.raises(AnsibleFilterError, match="expected the fabric_plan fact"):
+        transition({}, ["vxlan"])
+    with pytest.raises(AnsibleFilterError, match="expected a list of backend role names, got 'vxlan'"):
+        transition(plan, "vxlan")
+
+
+def test_leaving_udp_the_transition_opens_the_port_the_old_daemons_run_with():
+    """The new plan has no udp port: it comes from udp's peer file found on the host (bug: 8285 was
+    opened whatever fabric_udp_port the old fabric had)."""
+    hosts = [host("n1", "192.0.2.11"), host("n2", "192.0.2.12")]
+    old, _ = planner.build_plan(Settings(backend="udp", udp_port=9999), hosts)
+    plan, _ = planner.build_plan(Settings(backend="vxlan"), hosts)
+    record = json.dumps(planner.udp_state(old, "n1"))
+    for given in (record, json.loads(record)):
+        moved = planner.transition_plan(plan, ["udp"], given)
+        assert moved["udp_port"] == 9999
+        assert planner.backend_ports(moved) == [("udp", 8472), ("udp", 9999)]
+    # no record, or one that names no valid port: udp's default, as before
+    for bad in (None, "", "not json", "[]", json.dumps({"port": 0}), json.dumps({"port": "x"})):
+        assert planner.backend_ports(planner.transition_plan(plan, ["udp"], bad)) == [("udp", 8472), ("udp", 8285)]
+    # entering udp, the new plan's port is the one opened; a record is not read
+    new, _ = planner.build_plan(Settings(backend="udp", udp_port=7777), hosts)
+    assert planner.backend_ports(planner.transition_plan(new, ["vxlan"], record)) == [("udp", 8472), ("udp", 7777)]
+    # a record left beside another old backend only counts when udp is among the old ones
+    assert "udp_port" not in planner.transition_plan(plan, ["hostgw"], record)
+
+
+def test_udp_record_port_reads_the_daemons_peer_file():
+    assert planner.udp_record_port('{"port": 9999, "peers": []}') == 9999
+    assert planner.udp_record_port({"port": "4000"}) == 4000
+    assert planner.udp_record_port({"port": 70000}) is None
+    assert planner.udp_record_port(b"{}") is None
+    assert planner.udp_record_port(None) is None

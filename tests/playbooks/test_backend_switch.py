@@ -1,0 +1,96 @@
+"""The backend role's switch detection through the real ansible-playbook, on this machine (connection
+local), with the backends' boot scripts under a temporary folder: roles/backend/tasks/preflight.yml as
+shipped (after the role's one read of the host, tasks_from=read, or without it), and the forward rules
+its transition plan gives (crosshost.fabric.firewall_state). Nothing outside the temporary folder is
+written; the read only reads."""
+
+import json
+import sys
+
+import pytest
+import yaml
+from test_plan_playbook import run
+
+from ansible_collections.crosshost.fabric.plugins.plugin_utils import planner
+from ansible_collections.crosshost.fabric.plugins.plugin_utils.planner import HostInput, Settings
+
+PLAYBOOK = """
+- name: The backend role's switch detection on this machine
+  hosts: n1
+  gather_facts: false
+  tasks:
+    - name: Read the host once, as site.yml does
+      ansible.builtin.include_role:
+        name: crosshost.fabric.backend
+        tasks_from: read
+      when: with_read | bool
+    - name: Check the planned backend and look for another one
+      ansible.builtin.include_role:
+        name: crosshost.fabric.backend
+        tasks_from: preflight
+    - name: Write what the transition's forward rules are
+      ansible.builtin.copy:
+        dest: "{{ result_file }}"
+        mode: "0644"
+        content: >-
+          {{ {'switch_from': backend_switch_from,
+              'chains': (backend_transition_plan | crosshost.fabric.firewall_state(inventory_hostname)).chains}
+             | to_json }}
+"""
+
+
+def host(name, ip):
+    return HostInput(name=name, public_ip=ip, iface="eth0", public_net="192.0.2.0/24")
+
+
+HOSTS = [host("n1", "192.0.2.11"), host("n2", "192.0.2.12")]
+
+
+def switch(tmp_path, planned, old, old_settings, with_read):
+    """Run the shipped preflight on this machine, where backend ``old`` (role name) left its boot
+    script under tmp_path (udp's: its daemon's peer file for ``old_settings``); return what it found
+    and the transition's chains by name."""
+    boot = {role: str(tmp_path / "boot" / role) for role in ("vxlan", "hostgw", "bgp", "udp")}
+    (tmp_path / "boot").mkdir()
+    old_plan, _ = planner.build_plan(old_settings, HOSTS)
+    content = (json.dumps(planner.udp_state(old_plan, "n1"), indent=4, sort_keys=True) + "\n"
+               if old == "udp" else "#!/bin/sh\n")
+    (tmp_path / "boot" / old).write_text(content)
+    plan, _ = planner.build_plan(Settings(backend=planned), HOSTS)
+    extra = {"fabric_plan": plan, "backend_boot_scripts": boot, "with_read": with_read,
+             "result_file": str(tmp_path / "result.json")}
+    (tmp_path / "extra.json").write_text(json.dumps(extra))
+    inv = {"all": {"hosts": {"n1": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inv))
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    rc, out = run(str(tmp_path / "play.yml"), str(tmp_path / "hosts.yml"), "-e", "@" + str(tmp_path / "extra.json"))
+    assert rc == 0, out
+    result = json.loads((tmp_path / "result.json").read_text())
+    return result["switch_from"], {c["chain"]: c["rules"] for c in result["chains"]}
+
+
+@pytest.mark.parametrize("planned, with_read", [("vxlan", True), ("host-gw", False)])
+def test_leaving_udp_on_a_custom_port_opens_that_port_during_the_transition(tmp_path, planned, with_read):
+    """The hosts still on udp send to the port their daemons run with (fabric_udp_port of the old
+    fabric, 9999 here), which the new plan does not know: the transition opens that port to the peers,
+    not udp's default 8285."""
+    found, chains = switch(tmp_path, planned, "udp", Settings(backend="udp", udp_port=9999), with_read)
+    assert found == ["udp"]
+    assert "-s 192.0.2.12/32 -p udp -m udp --dport 9999 -j ACCEPT" in chains["FABRIC-INPUT"]
+    assert "-p udp -m udp --dport 9999 -j DROP" in chains["FABRIC-INPUT"]
+    assert not any("8285" in rule for rule in chains["FABRIC-INPUT"])
+    assert "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel0 -j ACCEPT" in chains["FABRIC-FORWARD"]
+
+
+def test_a_switch_between_other_backends_opens_nothing_of_udp(tmp_path):
+    found, chains = switch(tmp_path, "host-gw", "vxlan", Settings(backend="vxlan"), True)
+    assert found == ["vxlan"]
+    assert not any("flannel0" in r or "8285" in r for rules in chains.values() for r in rules)
+    assert "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel.1 -j ACCEPT" in chains["FABRIC-FORWARD"]
+    assert "-s 10.244.2.0/24 -d 10.244.1.0/24 -i eth0 -j ACCEPT" in chains["FABRIC-FORWARD"]
+
+
+def test_no_switch_when_only_the_planned_backend_runs(tmp_path):
+    found, chains = switch(tmp_path, "vxlan", "vxlan", Settings(backend="vxlan"), True)
+    assert found == []
+    assert not any("flannel0" in r or "8285" in r for rules in chains.values() for r in rules)
