@@ -53,9 +53,10 @@ def _facts(facts):
         "kernel": _plain(facts.get("kernel")),
     }
     for ifname in keep["interfaces"]:
-        key = str(ifname).replace("-", "_").replace(".", "_")
         info = planner.iface_facts(facts, ifname)
-        keep[key] = {k: _plain(info.get(k)) for k in ("ipv4", "ipv4_secondaries", "mtu") if k in info}
+        keep[planner.fact_key(ifname)] = {
+            k: _plain(info.get(k)) for k in ("ipv4", "ipv4_secondaries", "mtu") if k in info
+        }
     return keep
 
 

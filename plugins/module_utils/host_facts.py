@@ -20,7 +20,8 @@ import struct
 
 
 def fact_key(ifname):
-    """The facts' key of an interface, as setup names it (flannel.1 -> flannel_1)."""
+    """The facts' key of an interface, as the planner looks it up (flannel.1 -> flannel_1; planner.fact_key
+    is the controller's twin: this file runs on the managed host, which has no planner)."""
     return str(ifname).replace("-", "_").replace(".", "_")
 
 

@@ -277,11 +277,17 @@ def check_settings(settings: Settings) -> Tuple[Space, List[str]]:
 FABRIC_IFACES = re.compile(r"^(docker0|cni0|flannel[.0-9]*|fabric[-_.].*)$")
 
 
+def fact_key(ifname: Any) -> str:
+    """The facts' key of an interface, "-" and "." as "_" (flannel.1: flannel_1). The host side's twin is
+    module_utils/host_facts.py's fact_key (a managed host has no planner)."""
+    return str(ifname).replace("-", "_").replace(".", "_")
+
+
 def iface_facts(facts: Mapping[str, Any], ifname: Any) -> Mapping[str, Any]:
-    """The facts of one interface: keyed with "-" and "." as "_" (fabric_host_state, and setup for "-"),
-    or by the interface's own name (setup keys "eth0.100" so)."""
+    """The facts of one interface: under fact_key (fabric_host_state, and setup for "-"), or under the
+    interface's own name (setup keys "eth0.100" so)."""
     name = str(ifname)
-    found = facts.get(name.replace("-", "_").replace(".", "_")) or facts.get(name)
+    found = facts.get(fact_key(name)) or facts.get(name)
     return found if isinstance(found, Mapping) else {}
 
 
