@@ -5,10 +5,13 @@ and a Docker engine each) on an internal Docker network, and with the collection
 the same docker connection as the molecule scenarios (pipelining on):
 
   first      the first converge of N nodes (packages present, Docker restarted one node at a time)
-  no-op      a second run that changes nothing, with ansible.posix.profile_tasks: its wall time, the
-             number of tasks each host ran, the slowest tasks, and the CPU seconds it cost: on the
-             controller (ansible-playbook and its workers), in this machine's Docker daemons (the lab's
-             transport, docker exec) and in the lab nodes (their cgroups)
+  no-op      a run that changes nothing: the median of three, its number of tasks each host ran and the
+             CPU seconds it cost: on the controller (ansible-playbook and its workers), in this
+             machine's Docker daemons (the lab's transport, docker exec) and in the lab nodes (their
+             cgroups); then one more with ansible.posix.profile_tasks for the slowest tasks
+  floor      the cheapest play that contacts every host (one ping each, no facts), the median of three:
+             how much the wall time of ANY converge must grow with the fleet here, where the nodes
+             and the transport share the controller's cores (a converge reads every host at least once)
   add one    node N+1 added to the inventory, site.yml --limit to it (the new host's own converge;
              its peers pick it up at their next run)
 
@@ -117,8 +120,22 @@ def nodes_cpu(names: list[str]) -> float | None:
 Cpu = dict[str, float | None]
 
 
-def site(tmp: pathlib.Path, names: list[str], *extra: str, profile: bool = False) -> tuple[float, str, Cpu]:
-    """Runs site.yml; returns its wall time, its output and the CPU seconds it cost: `controller`
+# The cheapest play that contacts every host: one ping each, nothing gathered. Through this lab's
+# transport (docker exec into nodes on the controller's own cores) it sets the floor of how any
+# converge's wall time grows from N to M hosts, since a converge has to read every host at least once.
+FLOOR_PLAY = """\
+- name: One round trip per host (the floor of any converge)
+  hosts: fabric
+  gather_facts: false
+  tasks:
+    - name: Contact the host once
+      ansible.builtin.ping:
+"""
+
+
+def site(tmp: pathlib.Path, names: list[str], *extra: str, profile: bool = False,
+         playbook: pathlib.Path | None = None) -> tuple[float, str, Cpu]:
+    """Runs site.yml (or ``playbook``); returns its wall time, its output and the CPU seconds it cost: `controller`
     (ansible-playbook, its workers and the docker CLI they start), `engine` (this machine's Docker
     daemons: the lab's transport), `nodes` (the lab nodes' containers: the modules run there; None when
     their cgroups are not found) and `machine` (every core of the machine, whatever runs)."""
@@ -133,14 +150,15 @@ def site(tmp: pathlib.Path, names: list[str], *extra: str, profile: bool = False
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine0, engine0, nodes0 = machine_cpu(), engine_cpu(), nodes_cpu(names)
     start = time.monotonic()
-    proc = subprocess.run([str(exe), "-i", str(inventory), str(ROOT / "site.yml"), *extra], cwd=ROOT, env=env,
+    play = playbook or ROOT / "site.yml"
+    proc = subprocess.run([str(exe), "-i", str(inventory), str(play), *extra], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=3600)
     took = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine, engine, nodes1 = machine_cpu() - machine0, engine_cpu() - engine0, nodes_cpu(names)
     controller = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if proc.returncode != 0:
-        raise RuntimeError(f"site.yml failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+        raise RuntimeError(f"{play.name} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
     node_cpu = nodes1 - nodes0 if nodes0 is not None and nodes1 is not None else None
     return took, proc.stdout, {"controller": controller, "engine": engine, "nodes": node_cpu,
                                "machine": machine}
@@ -174,7 +192,14 @@ def fleet(n: int) -> dict[str, object]:
     print(f"[{n} nodes] {n + 1} lab nodes up in {time.monotonic() - t0:.0f} s", flush=True)
     first, _, _ = site(tmp, names[:n])
     print(f"[{n} nodes] first converge {first:.1f} s (load {load()})", flush=True)
-    noop, out, cpu = site(tmp, names[:n], profile=True)
+    # The median of three plain runs (a single one is noisy on a shared machine), with the CPU split of
+    # that run; then one more with profile_tasks for the slowest tasks (the callback costs CPU itself).
+    runs = sorted((site(tmp, names[:n]) for _ in range(3)), key=lambda r: r[0])
+    noop, out, cpu = runs[1]
+    _, profiled, _ = site(tmp, names[:n], profile=True)
+    floor_play = tmp / "floor.yml"
+    floor_play.write_text(FLOOR_PLAY, encoding="utf-8")
+    floor = sorted(site(tmp, names[:n], playbook=floor_play)[0] for _ in range(3))[1]
     rc = recap(out)
     tasks = sorted({t for t, _c, _s in (rc[h] for h in names[:n])})
     skipped = sorted({s for _t, _c, s in (rc[h] for h in names[:n])})
@@ -184,12 +209,13 @@ def fleet(n: int) -> dict[str, object]:
     node = "?" if cpu["nodes"] is None else f"{cpu['nodes']:.1f}"
     print(f"[{n} nodes] no-op CPU seconds: controller {cpu['controller']:.1f}, lab Docker daemons "
           f"{cpu['engine']:.1f}, lab nodes {node}, whole machine {cpu['machine']:.1f}")
-    for line in slowest(out):
+    print(f"[{n} nodes] one ping per host (the floor: the cheapest play that contacts every host) {floor:.1f} s")
+    for line in slowest(profiled):
         print(f"    {line}")
     add, out, _ = site(tmp, names, "--limit", names[n])
     print(f"[{n} nodes] adding one host with --limit {add:.1f} s (load {load()})", flush=True)
     return {"first": first, "noop": noop, "add": add, "tasks": tasks, "skipped": skipped, "changed": changed,
-            "cpu": cpu}
+            "cpu": cpu, "floor": floor}
 
 
 def main() -> int:
@@ -220,7 +246,8 @@ def main() -> int:
     if len(results) >= 2:
         small, big = results[min(results)], results[max(results)]
         print(f"no-op ratio {max(results)}/{min(results)} nodes: {big['noop'] / small['noop']:.2f}x wall, "
-              f"{big['cpu']['controller'] / small['cpu']['controller']:.2f}x controller CPU")
+              f"{big['cpu']['controller'] / small['cpu']['controller']:.2f}x controller CPU; "
+              f"the floor (one ping per host) {big['floor'] / small['floor']:.2f}x wall")
     return 0
 
 

@@ -79,7 +79,8 @@ def inventory_dir(sources):
 
 
 def _subnet_env(value):
-    """The text of /run/flannel/subnet.env from the plan role's read of the host (None when not read)."""
+    """The text of /run/flannel/subnet.env from a read of the host (None when not read): the plan role's own
+    (plan_read_hosts), or site.yml's one read (the backend role's, backend_host_state)."""
     content = ((value or {}).get("contents") or {}).get(planner.SUBNET_ENV) if isinstance(value, dict) else None
     if not content:
         return None
@@ -233,7 +234,8 @@ class ActionModule(ActionBase):
                     iface=_plain(hv.get("fabric_iface")),
                     pinned_subnet=_plain(hv.get("fabric_subnet")),
                     iface_mtu=_plain(hv.get("fabric_iface_mtu")),
-                    subnet_env=_subnet_env(_plain(hv.get("plan_running"))),
+                    subnet_env=(_subnet_env(_plain(hv.get("plan_running")))
+                                or _subnet_env(_plain(hv.get("backend_host_state")))),
                 )
             )
         settings = dict(args)
