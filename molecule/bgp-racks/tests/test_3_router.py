@@ -5,7 +5,7 @@ routers run Docker, which turned it on at boot and set the FORWARD policy to DRO
 snapshot of both routers before the first site.yml (the default scenario's files/snapshot.sh).
 
 Reboot: `docker restart racks-tor-a`. With no Ansible run, the router's boot unit restores its rules
-before Docker starts, forwarding is on (the collection's sysctl file), its sessions come back, and the
+before Docker starts, forwarding is on (the collection's sysctl file), its sessions and routes come back, and the
 FORWARD policy is DROP as the collection found it: the sysctl file turns forwarding on before Docker
 starts, and Docker then leaves the policy ACCEPT, more open than before the fabric.
 
@@ -22,9 +22,10 @@ from __future__ import annotations
 import difflib
 import re
 import subprocess
+import time
 
 import pytest
-from bgp_lab import wait_sessions
+from bgp_lab import bird_routes, wait_sessions
 from fabric_lab import SNAPSHOT_BEFORE, SNAPSHOT_SCRIPT, boot_unit_faults, node, run_playbook, wait_until_booted
 
 ROUTER = "racks-tor-a"  # forwarding off before the first site.yml (prepare.yml)
@@ -62,16 +63,19 @@ def snapshots() -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def restarted():
+    """The router restarted; what its kernel routed (proto bird) before."""
     host = node(ROUTER)
     assert ip_forward(host) == "1", "the router does not forward before the restart"
     assert host.file(RECORD).exists, f"{RECORD}: no record of the router's forwarding before the fabric"
+    routes = {dst: r.get("gateway") for dst, r in bird_routes(host).items()}
+    assert routes, "the router routes no subnet before the restart"
     subprocess.run(["docker", "restart", ROUTER], check=True, capture_output=True, timeout=180)
     wait_until_booted(ROUTER)
-    return host
+    return routes
 
 
 def test_the_router_forwards_again_after_a_reboot_with_its_rules_restored_before_docker(restarted):
-    host = restarted
+    host = node(ROUTER)
     faults = boot_unit_faults(host, [ROUTER_UNIT])
     if ip_forward(host) != "1":
         faults.append(f"net.ipv4.ip_forward is {ip_forward(host)} after the reboot")
@@ -79,11 +83,20 @@ def test_the_router_forwards_again_after_a_reboot_with_its_rules_restored_before
         faults.append("no jump to FABRIC-FORWARD after the reboot")
     states = wait_sessions(host, want_established=True, timeout=90)
     faults += [f"BGP: {line}" for line in states.values() if "Established" not in line]
+    routes: dict = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        routes = {dst: r.get("gateway") for dst, r in bird_routes(host).items()}
+        if routes == restarted:
+            break
+        time.sleep(0.5)
+    if routes != restarted:
+        faults.append(f"proto bird routes {routes}, before the restart {restarted}")
     assert states and not faults, "\n".join(faults)
 
 
 def test_the_router_forward_policy_is_drop_after_a_reboot_as_the_fabric_found_it(restarted):
-    host = restarted
+    host = node(ROUTER)
     assert ":FORWARD DROP []" in host.check_output(f"cat {SNAPSHOT_BEFORE}").splitlines()
     assert forward_policy(host) == "-P FORWARD DROP", "the fabric left the router's FORWARD more open than it found it"
 
