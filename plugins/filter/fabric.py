@@ -44,6 +44,7 @@ class FilterModule:
         filters["verify_report"] = verify_report
         filters["transition_plan"] = transition_plan
         filters["backend_absent_passes"] = backend_absent_passes
+        filters["vxlan_stale_devices"] = vxlan_stale_devices
         filters["docker_undo"] = docker_undo
         filters["docker_restore"] = undo.docker_restore
         filters["docker_restart_config"] = undo.docker_restart_config
@@ -73,11 +74,13 @@ def _plan(plan, name):
     return plan
 
 
-def transition_plan(plan, switch_from, udp_record=None):
+def transition_plan(plan, switch_from, udp_record=None, vteps=None):
     """The plan of a backend switch's forward rules (plugin_utils/planner.py)."""
     if isinstance(switch_from, str) or not all(isinstance(b, str) for b in switch_from or []):
         raise AnsibleFilterError("transition_plan: expected a list of backend role names, got %r" % (switch_from,))
-    return planner.transition_plan(_plan(plan, "transition_plan"), switch_from, udp_record or None)
+    if isinstance(vteps, str) or not all(isinstance(d, str) for d in vteps or []):
+        raise AnsibleFilterError("transition_plan: expected a list of VXLAN device names, got %r" % (vteps,))
+    return planner.transition_plan(_plan(plan, "transition_plan"), switch_from, udp_record or None, vteps or None)
 
 
 def backend_absent_passes(plan, roles, state=None, footprints=None):
@@ -89,3 +92,12 @@ def backend_absent_passes(plan, roles, state=None, footprints=None):
     footprints = footprints or {}
     left = {role: not files_absent(state or {}, footprints.get(role) or []) for role in roles}
     return planner.backend_absent_passes(_plan(plan, "backend_absent_passes"), list(roles), left)
+
+
+def vxlan_stale_devices(scripts, plan=None):
+    """The collection's VTEPs to remove, from the VTEP boot scripts found on a host (plugin_utils/planner.py)."""
+    if isinstance(scripts, (str, bytes, dict)) or not all(isinstance(s, str) for s in scripts or []):
+        raise AnsibleFilterError("vxlan_stale_devices: expected a list of boot script paths, got %r" % (scripts,))
+    if plan:
+        _plan(plan, "vxlan_stale_devices")
+    return planner.vxlan_stale_devices(list(scripts or []), plan or None)

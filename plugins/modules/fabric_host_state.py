@@ -43,6 +43,15 @@ options:
     type: list
     elements: path
     default: []
+  globs:
+    description:
+      - Shell patterns (C(*), C(?), C([...]), as Python's C(glob) reads them) whose matching paths are returned,
+        sorted; a pattern nothing matches gives an empty list. C(site.yml) lists the collection's VTEP boot scripts
+        (C(/etc/crosshost-fabric/flannel.*.sh)) this way, so that a VTEP of an older VNI is found and removed.
+    type: list
+    elements: str
+    default: []
+    version_added: "0.4.0"
   units:
     description: systemd units whose enabled and active state are returned (C(docker) means C(docker.service)).
     type: list
@@ -86,6 +95,7 @@ EXAMPLES = r"""
     docker: true
     files: [/etc/tmpfiles.d/crosshost-fabric.conf, /etc/systemd/system/crosshost-fabric-vxlan.service]
     read: [/etc/docker/daemon.json]
+    globs: [/etc/crosshost-fabric/flannel.*.sh]
     units: [crosshost-fabric-vxlan.service, docker]
     packages: [iptables, iproute2]
     sysctls: [net.ipv4.ip_forward]
@@ -131,6 +141,11 @@ contents:
   returned: always
   type: dict
   sample: {/etc/docker/daemon.json: eyJsaXZlLXJlc3RvcmUiOiB0cnVlfQ==}
+globs:
+  description: For every pattern of O(globs), the sorted paths that match it.
+  returned: always
+  type: dict
+  sample: {/etc/crosshost-fabric/flannel.*.sh: [/etc/crosshost-fabric/flannel.1.sh]}
 service_mgr:
   description: C(systemd) when systemd runs the host (C(/run/systemd/system) exists), else C(other).
   returned: always
@@ -192,6 +207,7 @@ docker:
 """
 
 import base64  # noqa: E402
+import glob  # noqa: E402
 import grp  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
@@ -352,6 +368,7 @@ def main():
         argument_spec=dict(
             files=dict(type="list", elements="path", default=[]),
             read=dict(type="list", elements="path", default=[]),
+            globs=dict(type="list", elements="str", default=[]),
             units=dict(type="list", elements="str", default=[]),
             packages=dict(type="list", elements="str", default=[]),
             sysctls=dict(type="list", elements="str", default=[]),
@@ -383,6 +400,7 @@ def main():
         changed=False,
         files=dict((path, describe(path)) for path in p["files"]),
         contents=contents,
+        globs=dict((pattern, sorted(glob.glob(pattern))) for pattern in p["globs"]),
         service_mgr="systemd" if os.path.isdir("/run/systemd/system") else "other",
         units=read_units(module, p["units"]),
         packages_known=known,

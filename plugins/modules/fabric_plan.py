@@ -73,7 +73,9 @@ options:
     elements: str
     default: [172.17.0.0/16]
   vxlan_vni:
-    description: VXLAN network identifier; the VTEP is named C(flannel.<vni>).
+    description: VXLAN network identifier; the VTEP is named C(flannel.<vni>). Changed on a running fabric,
+      the new VTEP takes the routes over and every other VTEP of the collection (device, entries, boot script)
+      goes.
     type: int
     default: 1
   vxlan_port:

@@ -87,7 +87,8 @@ OPTIONS: Tuple[Option, ...] = (
        " 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4, 240.0.0.0/4) and each host's own networks always apply.",
        setting="reserved", py_type="Tuple[str, ...]", elements="str"),
     _o("vxlan_vni", "int", 1,
-       "VXLAN network identifier; the VTEP is named C(flannel.<vni>).",
+       "VXLAN network identifier; the VTEP is named C(flannel.<vni>). Changed on a running fabric, the new"
+       " VTEP takes the routes over and every other VTEP of the collection (device, entries, boot script) goes.",
        setting="vxlan_vni", py_type="int"),
     _o("vxlan_port", "int", 8472,
        "UDP port of the VXLAN tunnel (flannel's, the Linux default is 8472).",

@@ -1174,7 +1174,8 @@ def udp_record_port(record: Any) -> Optional[int]:
     return port if port is not None and 1 <= port <= 65535 else None
 
 
-def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str], udp_record: Any = None) -> Dict[str, Any]:
+def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str], udp_record: Any = None,
+                    vteps: Optional[Iterable[str]] = None) -> Dict[str, Any]:
     """The plan whose forward rules (firewall_state) accept every way traffic arrives while a host
     switches from the backends ``switch_from`` (role names, those found on the host besides the
     planned one) to the planned one: until every host has switched, traffic comes the old way and
@@ -1184,7 +1185,10 @@ def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str], udp_rec
     host's segment (host-gw's and bgp's way); when udp is the old or the new backend, also from
     flannel0 and on udp's port from the peers (``transition_backends``). Leaving udp, that port is
     the one the old daemons run with: ``udp_record``, the peer file of udp found on the host (the new
-    plan has no udp port); without a readable one, the plan's or udp's default."""
+    plan has no udp port); without a readable one, the plan's or udp's default. Leaving vxlan, the
+    tunnel is the VTEP found on the host (``vteps``, its devices by vxlan_stale_devices), whose VNI
+    need not be the plan's (fabric_vxlan_vni changed too): the plan's VNI when its VTEP is among
+    them, else the last one in VNI order."""
     old = {backend_role(b) for b in switch_from or []}
     planned = backend_role(plan.get("backend", "vxlan"))
     old.discard(planned)
@@ -1193,6 +1197,9 @@ def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str], udp_rec
     port = udp_record_port(udp_record) if "udp" in old else None
     if port is not None:
         moved["udp_port"] = port
+    found = vxlan_stale_devices("%s.sh" % device for device in vteps or ())
+    if "vxlan" in old and found and vxlan_device(plan) not in found:
+        moved["vxlan_vni"] = int(found[-1].split(".")[1])
     return moved
 
 
@@ -1227,6 +1234,29 @@ def backend_absent_passes(plan: Mapping[str, Any], roles: Sequence[str],
             continue
         passes.append({"role": role, "purge_routes": purges})
     return passes
+
+
+# The collection's VTEP boot scripts: crosshost.fabric.fabric_vxlan names the script of a VTEP after
+# its device (<persist dir>/flannel.<vni>.sh), so the scripts found on a host name every VTEP the
+# collection built there, whatever VNI the inventory says now.
+VTEP_SCRIPT = re.compile(r"^flannel\.([1-9][0-9]{0,7})\.sh$")
+
+
+def vxlan_stale_devices(scripts: Iterable[Any], plan: Optional[Mapping[str, Any]] = None) -> List[str]:
+    """The collection's VTEPs to remove from a host: the device of every VTEP boot script in
+    ``scripts`` (paths found on the host, ``<dir>/flannel.<vni>.sh`` with a VNI of 1..16777215 as
+    fabric_vxlan writes it), except the planned VTEP while the plan's backend is vxlan. Every one of
+    them on another backend, and without a plan (reset.yml). In VNI order, each once; a path of any
+    other name is not the collection's and is left out."""
+    keep = None
+    if plan and backend_role(plan.get("backend", "vxlan")) == "vxlan":
+        keep = vxlan_device(plan)
+    found: Dict[int, str] = {}
+    for path in scripts or ():
+        match = VTEP_SCRIPT.match(str(path).rsplit("/", 1)[-1])
+        if match and int(match.group(1)) <= 16777215:
+            found[int(match.group(1))] = "flannel.%s" % match.group(1)
+    return [device for _vni, device in sorted(found.items()) if device != keep]
 
 
 def docker_config(plan: Mapping[str, Any], host: str) -> Dict[str, Any]:

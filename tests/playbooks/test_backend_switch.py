@@ -33,7 +33,7 @@ PLAYBOOK = """
         dest: "{{ result_file }}"
         mode: "0644"
         content: >-
-          {{ {'switch_from': backend_switch_from,
+          {{ {'switch_from': backend_switch_from, 'vteps': backend_vtep_scripts | default([]),
               'chains': (backend_transition_plan | crosshost.fabric.firewall_state(inventory_hostname)).chains}
              | to_json }}
 """
@@ -94,3 +94,33 @@ def test_no_switch_when_only_the_planned_backend_runs(tmp_path):
     found, chains = switch(tmp_path, "vxlan", "vxlan", Settings(backend="vxlan"), True)
     assert found == []
     assert not any("flannel0" in r or "8285" in r for rules in chains.values() for r in rules)
+
+
+@pytest.mark.parametrize("with_read", [True, False])
+def test_a_vtep_of_another_vni_is_found_as_the_vxlan_backend(tmp_path, with_read):
+    """Issue 11: the host runs vxlan with VNI 2 (boot script flannel.2.sh, as fabric_vxlan names it) and the
+    inventory now says host-gw and VNI 3. The switch from vxlan is found all the same (before: only the
+    planned VNI's script was looked for, so nothing was found and the old VTEP stayed), with the read and
+    without it, and the VTEP scripts are kept for the removal pass; another file of that folder is not one.
+    The transition's forward rules accept the old tunnel, flannel.2."""
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "flannel.2.sh").write_text("#!/bin/sh\n")
+    (boot / "flannel.2.sh.bak").write_text("#!/bin/sh\n")
+    plan, _ = planner.build_plan(Settings(backend="host-gw", vxlan_vni=3), HOSTS)
+    extra = {"fabric_plan": plan, "with_read": with_read, "result_file": str(tmp_path / "result.json"),
+             "backend_boot_scripts": {role: str(boot / role) for role in ("vxlan", "hostgw", "bgp", "udp")},
+             "backend_vtep_scripts_glob": str(boot / "flannel.*.sh")}
+    (tmp_path / "extra.json").write_text(json.dumps(extra))
+    inv = {"all": {"hosts": {"n1": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inv))
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    rc, out = run(str(tmp_path / "play.yml"), str(tmp_path / "hosts.yml"), "-e", "@" + str(tmp_path / "extra.json"))
+    assert rc == 0, out
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["switch_from"] == ["vxlan"]
+    assert planner.vxlan_stale_devices(result["vteps"], plan) == ["flannel.2"]
+    # While the peers still send through the old tunnel, its traffic arrives on flannel.2, not flannel.3.
+    forward = next(c["rules"] for c in result["chains"] if c["chain"] == "FABRIC-FORWARD")
+    assert "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel.2 -j ACCEPT" in forward
+    assert not any("flannel.3" in rule for rule in forward)

@@ -3,9 +3,13 @@ BGP speakers (reflector routers outside the fabric group too) and never a passwo
 stops the run, names hosts and values, and writes nothing."""
 
 import json
+import os
+import re
 
 import yaml
-from test_plan_playbook import PLAYBOOK, run
+from test_plan_playbook import PLAYBOOK, ROOT, run
+
+RESET = os.path.join(ROOT, "playbooks", "reset.yml")
 
 
 def inventory(tmp_path, fabric, reflectors=None, group_vars=None):
@@ -82,3 +86,37 @@ def test_a_host_known_only_from_the_ledger_stays_a_bgp_speaker(tmp_path):
     assert plan["hosts"]["n3"]["public_ip"] == "192.0.2.13"  # from the ledger
     assert sorted(plan["bgp"]["speakers"]) == ["n1", "n2", "n3"]
     assert plan["bgp"]["speakers"]["n3"]["router_id"] == "192.0.2.13"
+
+
+def hosts_by_play(out: str) -> dict[str, list[str]]:
+    """`ansible-playbook --list-hosts`: {play name: its hosts}."""
+    plays: dict[str, list[str]] = {}
+    name = None
+    for line in out.splitlines():
+        found = re.match(r"\s*play #\d+ \((.*)\): (.*?)\s+TAGS:", line)
+        if found:
+            name = found.group(2)
+            plays[name] = []
+        elif name and re.match(r"\s{6}\S+$", line):
+            plays[name].append(line.strip())
+    return plays
+
+
+def test_reset_takes_the_fabric_off_the_reflector_routers_too(tmp_path):
+    """reset.yml reaches the reflectors outside the fabric group (the routers site.yml configures), each
+    once; a reflector that is a fabric host is reset with the fabric hosts; other group names work."""
+    fabric = {"a1": {"ansible_host": "192.0.2.11"}, "b1": {"ansible_host": "198.51.100.11"}}
+    reflectors = {"tor-a": {"ansible_host": "192.0.2.1"}, "b1": {}}
+    rc, out = run(RESET, inventory(tmp_path, fabric, reflectors), "--list-hosts")
+    assert rc == 0, out
+    plays = hosts_by_play(out)
+    everywhere = sorted(h for hosts in plays.values() for h in hosts)
+    assert everywhere == ["a1", "b1", "tor-a"], plays
+    assert [hosts for hosts in plays.values() if "tor-a" in hosts] == [["tor-a"]], plays
+
+    inv = {"all": {"children": {"nodes": {"hosts": fabric}, "tors": {"hosts": {"tor-a": {}}}}}}
+    (tmp_path / "other.yml").write_text(yaml.safe_dump(inv))
+    rc, out = run(RESET, str(tmp_path / "other.yml"), "--list-hosts",
+                  "-e", "fabric_group=nodes", "-e", "fabric_reflector_group=tors")
+    assert rc == 0, out
+    assert sorted(h for hosts in hosts_by_play(out).values() for h in hosts) == ["a1", "b1", "tor-a"], out

@@ -42,12 +42,13 @@ def has_link(host, name: str) -> bool:
 
 
 def vxlan_leftovers(host) -> list[str]:
-    """Anything the vxlan backend leaves on a node: device, boot script, unit."""
+    """Anything the vxlan backend leaves on a node: a VXLAN device, a VTEP boot script (of any VNI), the unit."""
     found = []
-    if has_link(host, "flannel.1"):
-        found.append("device flannel.1")
-    if host.file("/etc/crosshost-fabric/flannel.1.sh").exists:
-        found.append("boot script flannel.1.sh")
+    for link in json.loads(host.check_output("ip -j link show type vxlan") or "[]"):
+        found.append(f"device {link['ifname']}")
+    for name in host.run("ls /etc/crosshost-fabric").stdout.split():
+        if name.startswith("flannel.") and name.endswith(".sh"):
+            found.append(f"boot script {name}")
     if host.file(f"/etc/systemd/system/{VXLAN_UNIT}").exists:
         found.append(f"unit {VXLAN_UNIT}")
     return found

@@ -1,10 +1,13 @@
 """Switching the backend of a running fabric: host-gw -> vxlan -> host-gw, with a TCP connection open.
 
 A workload on hostgw-node1 streams a line every 0.1 s over one TCP connection to a workload on
-hostgw-node2, and another pings it every 0.1 s. site.yml runs with fabric_backend=vxlan, then with
-the scenario's host-gw again. After each switch: the new backend's state is complete and nothing of
-the old one is left (device, entries, routes, boot script, unit); the TCP connection is the same one
-and still carries data. The longest gap between two answered pings is printed and bounded.
+hostgw-node2, and another pings it every 0.1 s. site.yml runs with fabric_backend=vxlan and
+fabric_vxlan_vni=5, then with the scenario's host-gw again, whose plan says the inventory's VNI 1: the
+VTEP to remove, and the tunnel the transition accepts, are the one found on the node, flannel.5 (issue
+11: the old VNI's VTEP stayed, and no switch from vxlan was seen). After each switch: the new
+backend's state is complete and nothing of the old one is left (device, entries, routes, boot script,
+unit); the TCP connection is the same one and still carries data. The longest gap between two
+answered pings is printed and bounded.
 
 The switch changes Docker's MTU (50 bytes of VXLAN), so the docker role restarts Docker: the
 containers keep running because the nodes have Docker's live-restore on (prepare.yml), as a host
@@ -28,8 +31,11 @@ def stream(plan):
     yield from tcp_stream(plan, CLIENT, SERVER)
 
 
-def switch(backend: str | None) -> dict:
-    return switch_backend(backend, "host-gw")
+VXLAN_VNI = ("-e", "fabric_vxlan_vni=5")  # not the inventory's (default) VNI 1
+
+
+def switch(backend: str | None, *extra: str) -> dict:
+    return switch_backend(backend, "host-gw", *extra)
 
 
 def faults_after_switch(plan: dict) -> list[str]:
@@ -38,7 +44,9 @@ def faults_after_switch(plan: dict) -> list[str]:
     for name in sorted(plan["hosts"]):
         host = node(name)
         if plan["backend"] == "vxlan":
-            have, want, leftovers = fabric_entries(host), expected_entries(plan, name), hostgw_leftovers(host)
+            device = f"flannel.{plan['vxlan_vni']}"
+            have, want = fabric_entries(host, device), expected_entries(plan, name, device)
+            leftovers = hostgw_leftovers(host)
         else:
             have, want, leftovers = routes(host), expected_routes(plan, name), vxlan_leftovers(host)
         if have != want:
@@ -49,7 +57,9 @@ def faults_after_switch(plan: dict) -> list[str]:
 
 def test_switch_to_vxlan_leaves_nothing_of_host_gw_and_keeps_the_connection(stream):
     client, server = stream
-    faults = faults_after_switch(switch("vxlan"))
+    plan = switch("vxlan", *VXLAN_VNI)
+    assert plan["vxlan_vni"] == 5
+    faults = faults_after_switch(plan)
     assert not faults, "\n".join(faults)
     assert_tcp_alive(client, server, "after the switch to vxlan")
 

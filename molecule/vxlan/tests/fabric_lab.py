@@ -198,11 +198,11 @@ def all_pairs(names) -> list[tuple[str, str]]:
 # --- the fabric's entries on a node ------------------------------------------------------------
 
 
-def fabric_entries(host) -> dict[str, set]:
+def fabric_entries(host, device: str = DEVICE) -> dict[str, set]:
     """What a person would read with `ip neigh`, `bridge fdb` and `ip route` on a node: the
-    permanent neighbours and FDB entries of flannel.1 and the routes of protocol 244."""
-    neigh = json.loads(host.check_output(f"ip -j neigh show dev {DEVICE} nud permanent") or "[]")
-    fdb = json.loads(host.check_output(f"bridge -j fdb show dev {DEVICE}") or "[]")
+    permanent neighbours and FDB entries of the VTEP (flannel.1) and the routes of protocol 244."""
+    neigh = json.loads(host.check_output(f"ip -j neigh show dev {device} nud permanent") or "[]")
+    fdb = json.loads(host.check_output(f"bridge -j fdb show dev {device}") or "[]")
     routes = json.loads(host.check_output(f"ip -j route show proto {PROTO}") or "[]")
     return {
         "neigh": {(n["dst"], n.get("lladdr")) for n in neigh},
@@ -211,13 +211,13 @@ def fabric_entries(host) -> dict[str, set]:
     }
 
 
-def expected_entries(plan: dict, me: str) -> dict[str, set]:
-    """flannel's three entries per peer, tunnel routes only (no direct routing)."""
+def expected_entries(plan: dict, me: str, device: str = DEVICE) -> dict[str, set]:
+    """flannel's three entries per peer, tunnel routes only (no direct routing), on the VTEP device."""
     peers = [h for name, h in plan["hosts"].items() if name != me]
     return {
         "neigh": {(p["vtep_ip"], p["vtep_mac"]) for p in peers},
         "fdb": {(p["vtep_mac"], p["public_ip"]) for p in peers},
-        "routes": {(p["subnet"], p["vtep_ip"], DEVICE) for p in peers},
+        "routes": {(p["subnet"], p["vtep_ip"], device) for p in peers},
     }
 
 
@@ -468,9 +468,9 @@ def reached_via(outsider, network: str, gateway: str, addrs: dict[str, str]) -> 
         outsider.run(f"ip route del {network}")
 
 
-def switch_backend(backend: str | None, scenario_backend: str) -> dict:
-    """site.yml with fabric_backend=backend (None: the scenario's own backend); the new plan."""
-    args = ("-e", f"fabric_backend={backend}") if backend else ()
+def switch_backend(backend: str | None, scenario_backend: str, *extra: str) -> dict:
+    """site.yml with fabric_backend=backend (None: the scenario's own backend) and extra arguments; the new plan."""
+    args = (("-e", f"fabric_backend={backend}") if backend else ()) + extra
     label = f"switch to {backend or scenario_backend}"
     start = time.monotonic()
     converge(*args, what=label)
