@@ -57,16 +57,21 @@ def switch(tmp_path, planned, old, old_settings, with_read):
                if old == "udp" else "#!/bin/sh\n")
     (tmp_path / "boot" / old).write_text(content)
     plan, _ = planner.build_plan(Settings(backend=planned), HOSTS)
-    extra = {"fabric_plan": plan, "backend_boot_scripts": boot, "with_read": with_read,
-             "result_file": str(tmp_path / "result.json")}
+    result = run_preflight(tmp_path, {"fabric_plan": plan, "backend_boot_scripts": boot, "with_read": with_read})
+    return result["switch_from"], {c["chain"]: c["rules"] for c in result["chains"]}
+
+
+def run_preflight(tmp_path, extra):
+    """Run PLAYBOOK (the shipped preflight) on this machine with the extra vars ``extra``; return what it
+    wrote to its result file."""
+    extra = dict(extra, result_file=str(tmp_path / "result.json"))
     (tmp_path / "extra.json").write_text(json.dumps(extra))
     inv = {"all": {"hosts": {"n1": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inv))
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     rc, out = run(str(tmp_path / "play.yml"), str(tmp_path / "hosts.yml"), "-e", "@" + str(tmp_path / "extra.json"))
     assert rc == 0, out
-    result = json.loads((tmp_path / "result.json").read_text())
-    return result["switch_from"], {c["chain"]: c["rules"] for c in result["chains"]}
+    return json.loads((tmp_path / "result.json").read_text())
 
 
 @pytest.mark.parametrize("planned, with_read", [("vxlan", True), ("host-gw", False)])
@@ -108,16 +113,10 @@ def test_a_vtep_of_another_vni_is_found_as_the_vxlan_backend(tmp_path, with_read
     (boot / "flannel.2.sh").write_text("#!/bin/sh\n")
     (boot / "flannel.2.sh.bak").write_text("#!/bin/sh\n")
     plan, _ = planner.build_plan(Settings(backend="host-gw", vxlan_vni=3), HOSTS)
-    extra = {"fabric_plan": plan, "with_read": with_read, "result_file": str(tmp_path / "result.json"),
-             "backend_boot_scripts": {role: str(boot / role) for role in ("vxlan", "hostgw", "bgp", "udp")},
-             "backend_vtep_scripts_glob": str(boot / "flannel.*.sh")}
-    (tmp_path / "extra.json").write_text(json.dumps(extra))
-    inv = {"all": {"hosts": {"n1": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inv))
-    (tmp_path / "play.yml").write_text(PLAYBOOK)
-    rc, out = run(str(tmp_path / "play.yml"), str(tmp_path / "hosts.yml"), "-e", "@" + str(tmp_path / "extra.json"))
-    assert rc == 0, out
-    result = json.loads((tmp_path / "result.json").read_text())
+    result = run_preflight(tmp_path, {
+        "fabric_plan": plan, "with_read": with_read,
+        "backend_boot_scripts": {role: str(boot / role) for role in ("vxlan", "hostgw", "bgp", "udp")},
+        "backend_vtep_scripts_glob": str(boot / "flannel.*.sh")})
     assert result["switch_from"] == ["vxlan"]
     assert planner.vxlan_stale_devices(result["vteps"], plan) == ["flannel.2"]
     # While the peers still send through the old tunnel, its traffic arrives on flannel.2, not flannel.3.
