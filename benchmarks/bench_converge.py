@@ -10,8 +10,9 @@ the same docker connection as the molecule scenarios (pipelining on):
              machine's Docker daemons (the lab's transport, docker exec) and in the lab nodes (their
              cgroups); then one more with ansible.posix.profile_tasks for the slowest tasks
   floor      the cheapest play that contacts every host (one ping each, no facts), the median of three:
-             how much the wall time of ANY converge must grow with the fleet here, where the nodes
-             and the transport share the controller's cores (a converge reads every host at least once)
+             how much one round trip per host alone grows with the fleet here, where the nodes and the
+             transport share the controller's cores (a converge reads every host at least once; its
+             own fixed costs, such as the plan, are not in this play)
   add one    node N+1 added to the inventory, site.yml --limit to it (the new host's own converge;
              its peers pick it up at their next run)
 
@@ -121,10 +122,11 @@ Cpu = dict[str, float | None]
 
 
 # The cheapest play that contacts every host: one ping each, nothing gathered. Through this lab's
-# transport (docker exec into nodes on the controller's own cores) it sets the floor of how any
-# converge's wall time grows from N to M hosts, since a converge has to read every host at least once.
+# transport (docker exec into nodes on the controller's own cores) it shows how one round trip per
+# host alone grows from N to M hosts (a converge reads every host at least once, and has fixed costs
+# of its own, such as the plan, which this play has not).
 FLOOR_PLAY = """\
-- name: One round trip per host (the floor of any converge)
+- name: One round trip per host (the lab's floor)
   hosts: fabric
   gather_facts: false
   tasks:
