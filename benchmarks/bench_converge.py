@@ -13,6 +13,9 @@ the same docker connection as the molecule scenarios (pipelining on):
              how much one round trip per host alone grows with the fleet here, where the nodes and the
              transport share the controller's cores (a converge reads every host at least once; its
              own fixed costs, such as the plan, are not in this play)
+  plan only  site.yml itself, every play after the plan ending each host at once (meta: end_host), the
+             median of three: the one read of each host and the plan, the least a converge that reads
+             every host can do; an upper bound on any no-op that skips the build where nothing is to do
   add one    node N+1 added to the inventory, site.yml --limit to it (the new host's own converge;
              its peers pick it up at their next run)
 
@@ -35,6 +38,7 @@ import sys
 import tempfile
 import time
 
+import yaml
 from common.lab import IMAGE, INVENTORY, LABEL, NODE_FLAGS, sh
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -135,6 +139,18 @@ FLOOR_PLAY = """\
 """
 
 
+def plan_only_play() -> str:
+    """site.yml with every play after "Plan the fabric" ending each host before its first task."""
+    plays = yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text(encoding="utf-8"))
+    names = [play.get("name") for play in plays]
+    if "Plan the fabric" not in names:
+        raise RuntimeError(f"playbooks/site.yml has no play 'Plan the fabric': {names}")
+    for play in plays[names.index("Plan the fabric") + 1:]:
+        end = {"name": "End here: nothing after the plan", "ansible.builtin.meta": "end_host"}
+        play["pre_tasks"] = [end, *play.get("pre_tasks", [])]
+    return yaml.safe_dump(plays, sort_keys=False, width=1000)
+
+
 def site(tmp: pathlib.Path, names: list[str], *extra: str, profile: bool = False,
          playbook: pathlib.Path | None = None) -> tuple[float, str, Cpu]:
     """Runs site.yml (or ``playbook``); returns its wall time, its output and the CPU seconds it cost: `controller`
@@ -202,6 +218,9 @@ def fleet(n: int) -> dict[str, object]:
     floor_play = tmp / "floor.yml"
     floor_play.write_text(FLOOR_PLAY, encoding="utf-8")
     floor = sorted(site(tmp, names[:n], playbook=floor_play)[0] for _ in range(3))[1]
+    plan_play = tmp / "plan-only.yml"
+    plan_play.write_text(plan_only_play(), encoding="utf-8")
+    plan_only = sorted(site(tmp, names[:n], playbook=plan_play)[0] for _ in range(3))[1]
     rc = recap(out)
     tasks = sorted({t for t, _c, _s in (rc[h] for h in names[:n])})
     skipped = sorted({s for _t, _c, s in (rc[h] for h in names[:n])})
@@ -212,12 +231,13 @@ def fleet(n: int) -> dict[str, object]:
     print(f"[{n} nodes] no-op CPU seconds: controller {cpu['controller']:.1f}, lab Docker daemons "
           f"{cpu['engine']:.1f}, lab nodes {node}, whole machine {cpu['machine']:.1f}")
     print(f"[{n} nodes] one ping per host (the floor: the cheapest play that contacts every host) {floor:.1f} s")
+    print(f"[{n} nodes] site.yml's read and plan only (every play after the plan ends at once) {plan_only:.1f} s")
     for line in slowest(profiled):
         print(f"    {line}")
     add, out, _ = site(tmp, names, "--limit", names[n])
     print(f"[{n} nodes] adding one host with --limit {add:.1f} s (load {load()})", flush=True)
     return {"first": first, "noop": noop, "add": add, "tasks": tasks, "skipped": skipped, "changed": changed,
-            "cpu": cpu, "floor": floor}
+            "cpu": cpu, "floor": floor, "plan_only": plan_only}
 
 
 def main() -> int:
@@ -249,7 +269,8 @@ def main() -> int:
         small, big = results[min(results)], results[max(results)]
         print(f"no-op ratio {max(results)}/{min(results)} nodes: {big['noop'] / small['noop']:.2f}x wall, "
               f"{big['cpu']['controller'] / small['cpu']['controller']:.2f}x controller CPU; "
-              f"the floor (one ping per host) {big['floor'] / small['floor']:.2f}x wall")
+              f"the floor (one ping per host) {big['floor'] / small['floor']:.2f}x wall; "
+              f"site.yml's read and plan only {big['plan_only'] / small['plan_only']:.2f}x wall")
     return 0
 
 

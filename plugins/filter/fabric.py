@@ -48,6 +48,8 @@ class FilterModule:
         filters["docker_undo"] = docker_undo
         filters["docker_restore"] = undo.docker_restore
         filters["docker_restart_config"] = undo.docker_restart_config
+        filters["forward_record"] = forward_record
+        filters["backend_role"] = backend_role
         return filters
 
 
@@ -101,3 +103,17 @@ def vxlan_stale_devices(scripts, plan=None):
     if plan:
         _plan(plan, "vxlan_stale_devices")
     return planner.vxlan_stale_devices(list(scripts or []), plan or None)
+
+
+def forward_record(lines, ip_forward=None):
+    """The forward record's values from the forward role's read (plugin_utils/undo.py)."""
+    if isinstance(lines, (str, bytes, dict)):
+        raise AnsibleFilterError("forward_record: expected the read's output lines (stdout_lines), got %r" % (lines,))
+    return undo.forward_record(list(lines or []), ip_forward if ip_forward not in ("", None) else None)
+
+
+def backend_role(backend):
+    """The role that builds a backend on hosts (plugin_utils/planner.py): host-gw is built by hostgw."""
+    if not isinstance(backend, str):
+        raise AnsibleFilterError("backend_role: expected a backend name, got %r" % (backend,))
+    return planner.backend_role(backend)

@@ -87,3 +87,22 @@ def docker_restart_config(restored: Any, record: Any) -> Dict[str, Any]:
     if bridge and "bip" not in config:
         config["bip"] = bridge
     return config
+
+
+def forward_record(lines: Any, ip_forward: Any = None) -> Dict[str, str]:
+    """The values of the forward record (what reset.yml and the boot units give back): the host's
+    ``ip_forward`` and FORWARD policy as the collection first found them.
+
+    ``lines``: the output lines of the forward role's read, ``cat /proc/sys/net/ipv4/ip_forward``
+    then ``iptables -S FORWARD | head -n 1`` (``-P FORWARD DROP``). ``ip_forward``: the value site.yml's
+    one read found before any role changed the host, preferred to the first line when it is one.
+    A value that is not ``0``/``1``, or a policy line that is not ``-P FORWARD ACCEPT|DROP``, is
+    recorded as unknown (empty): nothing is given back for it.
+    """
+    lines = [str(line).strip() for line in lines] if isinstance(lines, (list, tuple)) else []
+    found = str(ip_forward).strip() if ip_forward is not None else ""
+    if found not in ("0", "1"):
+        found = lines[0] if lines and lines[0] in ("0", "1") else ""
+    policy_line = lines[1].split() if len(lines) > 1 else []
+    policy = policy_line[2] if policy_line[:2] == ["-P", "FORWARD"] and len(policy_line) == 3 else ""
+    return {"ip_forward": found, "forward_policy": policy if policy in ("ACCEPT", "DROP") else ""}
