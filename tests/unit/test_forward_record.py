@@ -23,6 +23,8 @@ FILTERS = FilterModule().filters()
     (["cat: /proc/sys/net/ipv4/ip_forward: No such file"], {"ip_forward": "", "forward_policy": ""}),
     ([], {"ip_forward": "", "forward_policy": ""}),
     ([" 0 ", " -P FORWARD DROP "], {"ip_forward": "0", "forward_policy": "DROP"}),
+    # the policy is the second line (iptables -S lists it first); a rule after it is not the policy
+    (["0", "-P FORWARD DROP", "-A FORWARD -j DOCKER-USER"], {"ip_forward": "0", "forward_policy": "DROP"}),
 ])
 def test_the_read_lines_give_the_records_values(lines, want):
     assert forward_record(lines) == want
@@ -34,7 +36,8 @@ def test_site_ymls_read_of_ip_forward_comes_first_when_it_is_a_value():
     assert forward_record(["1", "-P FORWARD DROP"], "0") == {"ip_forward": "0", "forward_policy": "DROP"}
     assert FILTERS["forward_record"](["1", "-P FORWARD DROP"], "0")["ip_forward"] == "0"
     # no value from site.yml's read (the filter's default ''), or none that is one: the role's read
-    for read in (None, "", "yes"):
+    assert forward_record(["1", "-P FORWARD DROP"], "0\n")["ip_forward"] == "0"
+    for read in (None, "", "yes", "2"):
         assert FILTERS["forward_record"](["1", "-P FORWARD ACCEPT"], read)["ip_forward"] == "1"
         assert forward_record(["1", "-P FORWARD ACCEPT"], read)["ip_forward"] == "1"
 
