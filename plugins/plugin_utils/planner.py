@@ -1049,6 +1049,19 @@ def _backends(plan: Mapping[str, Any]) -> List[str]:
     return [backend] + [b for b in plan.get("transition_backends") or [] if b != backend]
 
 
+def _backend_devices(plan: Mapping[str, Any], backend: str) -> List[str]:
+    """The devices a backend's traffic arrives on (BACKEND_DEVICE; none on the underlay): for vxlan
+    the plan's VTEP, then those of the key ``transition_vteps`` (set only in the plan of the
+    transition's rules during a change of VNI, see transition_plan)."""
+    device_of = BACKEND_DEVICE.get(backend)
+    if device_of is None:
+        return []
+    devices = [device_of(plan)]
+    if backend == "vxlan":
+        devices += [str(d) for d in plan.get("transition_vteps") or [] if str(d) not in devices]
+    return devices
+
+
 def backend_ports(plan: Mapping[str, Any]) -> List[Tuple[str, int]]:
     """[(protocol, port)] the plan's backend (and a transition's, see _backends) opens on the underlay."""
     ports = []
@@ -1114,9 +1127,7 @@ def firewall_state(plan: Mapping[str, Any], host: str, docker: Any = None) -> Di
 
     inbound, outbound = [], []
     for backend in _backends(plan):
-        device_of = BACKEND_DEVICE.get(backend)
-        if device_of is not None:
-            device = device_of(plan)
+        for device in _backend_devices(plan, backend):
             inbound.append("-s %s -d %s -i %s -j ACCEPT" % (net, sub, device))
             outbound.append("-s %s -d %s -i %s -o %s -j ACCEPT" % (sub, net, BRIDGE, device))
     underlay = _underlay_peers(plan, host, me)
@@ -1188,18 +1199,29 @@ def transition_plan(plan: Mapping[str, Any], switch_from: Iterable[str], udp_rec
     plan has no udp port); without a readable one, the plan's or udp's default. Leaving vxlan, the
     tunnel is the VTEP found on the host (``vteps``, its devices by vxlan_stale_devices), whose VNI
     need not be the plan's (fabric_vxlan_vni changed too): the plan's VNI when its VTEP is among
-    them, else the last one in VNI order."""
+    them, else the last one in VNI order.
+
+    Staying on (or entering) vxlan, the VTEPs found of another VNI (a change of fabric_vxlan_vni)
+    are accepted beside the planned one (key ``transition_vteps``): the peers' traffic arrives on
+    the old VTEP until their routes move and on the new one after, so its rules must be in before
+    any host's routes move. A change of VNI alone (nothing in ``switch_from``) keeps the plan as it
+    is otherwise (its own direct routing: no other backend's way in to accept)."""
     old = {backend_role(b) for b in switch_from or []}
     planned = backend_role(plan.get("backend", "vxlan"))
     old.discard(planned)
-    moved = dict(plan, backend="vxlan", vxlan_direct_routing=True,
-                 transition_backends=["udp"] if planned == "udp" or "udp" in old else [])
+    found = vxlan_stale_devices("%s.sh" % device for device in vteps or ())
+    if planned == "vxlan" and not old:
+        moved = dict(plan, transition_backends=[])
+    else:
+        moved = dict(plan, backend="vxlan", vxlan_direct_routing=True,
+                     transition_backends=["udp"] if planned == "udp" or "udp" in old else [])
     port = udp_record_port(udp_record) if "udp" in old else None
     if port is not None:
         moved["udp_port"] = port
-    found = vxlan_stale_devices("%s.sh" % device for device in vteps or ())
     if "vxlan" in old and found and vxlan_device(plan) not in found:
         moved["vxlan_vni"] = int(found[-1].split(".")[1])
+    if planned == "vxlan":
+        moved["transition_vteps"] = [device for device in found if device != vxlan_device(plan)]
     return moved
 
 

@@ -34,6 +34,7 @@ PLAYBOOK = """
         mode: "0644"
         content: >-
           {{ {'switch_from': backend_switch_from, 'vteps': backend_vtep_scripts | default([]),
+              'transition': backend_transition | bool,
               'chains': (backend_transition_plan | crosshost.fabric.firewall_state(inventory_hostname)).chains}
              | to_json }}
 """
@@ -58,6 +59,7 @@ def switch(tmp_path, planned, old, old_settings, with_read):
     (tmp_path / "boot" / old).write_text(content)
     plan, _ = planner.build_plan(Settings(backend=planned), HOSTS)
     result = run_preflight(tmp_path, {"fabric_plan": plan, "backend_boot_scripts": boot, "with_read": with_read})
+    assert result["transition"] is bool(result["switch_from"])
     return result["switch_from"], {c["chain"]: c["rules"] for c in result["chains"]}
 
 
@@ -123,3 +125,28 @@ def test_a_vtep_of_another_vni_is_found_as_the_vxlan_backend(tmp_path, with_read
     forward = next(c["rules"] for c in result["chains"] if c["chain"] == "FABRIC-FORWARD")
     assert "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel.2 -j ACCEPT" in forward
     assert not any("flannel.3" in rule for rule in forward)
+
+
+@pytest.mark.parametrize("with_read", [True, False])
+def test_a_change_of_vni_on_vxlan_is_a_transition_accepting_both_vteps(tmp_path, with_read):
+    """The host runs vxlan with VNI 1 (flannel.1.sh), the inventory says vxlan and VNI 2: no other backend,
+    but a transition all the same (site.yml applies its rules before any route moves), whose forward rules
+    accept the new VTEP flannel.2 and the old flannel.1, and nothing of direct routing (bug: no transition
+    for a VNI change, so a new connection arriving on flannel.2 was dropped until the forward role ran)."""
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "flannel.1.sh").write_text("#!/bin/sh\n")
+    plan, _ = planner.build_plan(Settings(backend="vxlan", vxlan_vni=2), HOSTS)
+    extra = {"fabric_plan": plan, "with_read": with_read,
+             "backend_boot_scripts": {role: str(boot / role) for role in ("vxlan", "hostgw", "bgp", "udp")},
+             "backend_vtep_scripts_glob": str(boot / "flannel.*.sh")}
+    result = run_preflight(tmp_path, extra)
+    assert (result["switch_from"], result["transition"]) == ([], True)
+    forward = next(c["rules"] for c in result["chains"] if c["chain"] == "FABRIC-FORWARD")
+    assert forward[:2] == ["-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel.2 -j ACCEPT",
+                           "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel.1 -j ACCEPT"]
+    assert not any("-i eth0" in rule for rule in forward)
+    # Once the old VTEP is gone (its script with it): no transition.
+    (boot / "flannel.1.sh").unlink()
+    (boot / "flannel.2.sh").write_text("#!/bin/sh\n")
+    assert run_preflight(tmp_path, extra)["transition"] is False

@@ -86,3 +86,35 @@ def test_the_transition_filter_takes_the_vteps():
     assert transition(plan_for("host-gw", 1), ["vxlan"])["vxlan_vni"] == 1
     with pytest.raises(AnsibleFilterError, match="expected a list of VXLAN device names"):
         transition(plan_for("host-gw", 1), ["vxlan"], "", "flannel.5")
+
+
+def test_a_change_of_vni_accepts_the_old_and_the_new_vtep_during_the_transition():
+    """VNI 1 on the hosts, VNI 2 in the inventory (vxlan both): the peers' traffic arrives on flannel.1 until
+    their routes move and on flannel.2 after. The transition's rules, applied before any host's routes move,
+    accept both ways (bug: no transition ran for a VNI change, so new connections into a host arriving on
+    the new VTEP were dropped until the forward role put it in FABRIC-FORWARD)."""
+    plan = plan_for("vxlan", 2)
+    moved = planner.transition_plan(plan, [], None, ["flannel.1"])
+    assert moved["transition_vteps"] == ["flannel.1"]
+    # A VNI change alone: the plan otherwise as it is (no direct routing, no other backend's way in).
+    assert moved == dict(plan, transition_backends=[], transition_vteps=["flannel.1"])
+    chains = {c["chain"]: c["rules"] for c in planner.firewall_state(moved, "n1")["chains"]}
+    for chain in ("FABRIC-FORWARD", "FABRIC-PREROUTING"):
+        assert chains[chain][:2] == ["-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel.2 -j ACCEPT",
+                                     "-s 10.244.0.0/16 -d 10.244.1.0/24 -i flannel.1 -j ACCEPT"]
+    assert "-s 10.244.1.0/24 -d 10.244.0.0/16 -i docker0 -o flannel.1 -j ACCEPT" in chains["FABRIC-FORWARD"]
+    assert not any("-i eth0" in rule for rule in chains["FABRIC-FORWARD"])
+    # The planned VTEP already there (a run after the change) or no VTEP found: the plan's rules alone.
+    for found in ([], ["flannel.2"]):
+        assert planner.firewall_state(planner.transition_plan(plan, [], None, found), "n1") == \
+            planner.firewall_state(plan, "n1")
+    # Entering vxlan with a VTEP of another VNI still there: both VTEPs and the old backend's way in.
+    moved = planner.transition_plan(plan, ["hostgw"], None, ["flannel.2", "flannel.5"])
+    assert moved["transition_vteps"] == ["flannel.5"] and moved["vxlan_direct_routing"] is True
+    # Leaving vxlan: the VTEP found is the tunnel (vxlan_vni), no extra VTEP key.
+    assert "transition_vteps" not in planner.transition_plan(plan_for("host-gw", 1), ["vxlan"], None, ["flannel.5"])
+
+
+def test_the_transition_filter_passes_the_vteps_of_a_vni_change():
+    transition = FilterModule().filters()["transition_plan"]
+    assert transition(plan_for("vxlan", 2), [], "", ["flannel.1"])["transition_vteps"] == ["flannel.1"]

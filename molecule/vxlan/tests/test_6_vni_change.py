@@ -7,7 +7,9 @@ test_3_switch.py, whose vxlan leg runs VNI 5 and whose way back plans the invent
 
 1. site.yml with fabric_vxlan_vni=2: on every node flannel.2 (VNI 2) holds the plan's neighbours, FDB
    entries and routes, the boot unit runs flannel.2.sh, flannel.1 and flannel.1.sh are gone, and
-   container traffic flows between every pair of nodes.
+   container traffic flows between every pair of nodes. Across the change, an open TCP connection
+   keeps flowing and every NEW connection (one each 0.2 s, from a workload on vxlan-node1 to one on
+   vxlan-node2) is accepted: the receiving node must accept the new VTEP before the routes move to it.
 2. reset.yml on vxlan-node3 with an inventory that says fabric_vxlan_vni=7 (a VNI the node never
    had): the node keeps no VXLAN device and no VTEP boot script of the collection.
 3. site.yml as the scenario has it (vxlan, VNI 1): flannel.1 alone again on every node (vxlan-node3
@@ -20,11 +22,13 @@ The reset runs with fabric_docker=false: the Docker restarts of a reset and of t
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 
 import pytest
 from fabric_lab import (
+    PORT,
     PROTO,
     all_pairs,
     assert_tcp_alive,
@@ -46,6 +50,8 @@ pytestmark = pytest.mark.engine_independent  # the kernel's devices, files and t
 PERSIST_DIR = "/etc/crosshost-fabric"
 UNIT = "/etc/systemd/system/crosshost-fabric-vxlan.service"
 RESET_NODE = "vxlan-node3"
+DIAL_INTERVAL = 0.2  # seconds between two new connections of the dialer
+DIAL_TIMEOUT = 1  # seconds a new connection may take: TCP sends a lost SYN again only after 1 s
 
 
 def vteps(host) -> dict[str, int]:
@@ -118,10 +124,60 @@ def stream(plan):
     yield from tcp_stream(plan, "vxlan-node1", "vxlan-node2")
 
 
-def test_1_a_new_vni_replaces_the_old_vtep_on_every_node(stream):
+@pytest.fixture
+def dialer(plan):
+    """A workload on vxlan-node1 opens a NEW TCP connection (an HTTP request) every DIAL_INTERVAL to a web
+    workload on vxlan-node2, each bounded by DIAL_TIMEOUT, and logs `<start> <end> ok|fail` (the kernel's
+    uptime, in seconds); yields the client node once a connection has been answered, removes both after."""
+    client, server = node("vxlan-node1"), node("vxlan-node2")
+    names = ((server, "fabric-dial-server"), (client, "fabric-dialer"))
+    for host, name in names:
+        host.run(f"docker rm -f {name}")
+    server.check_output(
+        f"docker run -d --name fabric-dial-server -v /srv/fabric-www:/www:ro busybox httpd -f -p 0.0.0.0:{PORT} -h /www"
+    )
+    addr = server.check_output("docker inspect -f '{{.NetworkSettings.IPAddress}}' fabric-dial-server")
+    # Only ever send packets to the lab's own containers.
+    assert ipaddress.ip_address(addr) in ipaddress.ip_network(plan["hosts"]["vxlan-node2"]["subnet"]), addr
+    loop = (
+        "while :; do read t0 _ < /proc/uptime; "
+        f"if timeout {DIAL_TIMEOUT} wget -q -O /dev/null http://{addr}:{PORT}/cgi-bin/peer; "
+        "then r=ok; else r=fail; fi; "
+        f"read t1 _ < /proc/uptime; echo $t0 $t1 $r; sleep {DIAL_INTERVAL}; done"
+    )
+    client.check_output(f"docker run -d --name fabric-dialer busybox sh -c '{loop}'")
+    deadline = time.monotonic() + 10
+    while " ok" not in client.check_output("docker logs fabric-dialer 2>&1") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    yield client
+    for host, name in names:
+        host.run(f"docker rm -f {name}")
+
+
+def dial_figures(client) -> tuple[int, int, float]:
+    """(connections tried, failed, longest failure window in s) of the dialer so far: a window runs from
+    the start of a failed connection to the start of the next answered one (or the last one's end)."""
+    tries = []
+    for line in client.check_output("docker logs fabric-dialer 2>&1").splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[2] in ("ok", "fail"):
+            tries.append((float(fields[0]), float(fields[1]), fields[2] == "ok"))
+    assert tries and tries[0][2], f"the dialer's first connection failed, before any change: {tries[:5]}"
+    longest, since = 0.0, None
+    for start, _end, ok in tries:
+        if not ok and since is None:
+            since = start
+        elif ok and since is not None:
+            longest, since = max(longest, start - since), None
+    if since is not None:
+        longest = max(longest, tries[-1][1] - since)
+    return len(tries), sum(1 for t in tries if not t[2]), longest
+
+
+def test_1_a_new_vni_replaces_the_old_vtep_on_every_node(stream, dialer):
     """Also measured (printed, not bounded): the longest gap between two answered pings of a 0.1 s ping
     from a workload on vxlan-node1 to one on vxlan-node2 across the change, whose TCP connection must
-    survive it."""
+    survive it. Measured and bounded: every new connection of the dialer across the change is answered."""
     before = load_plan()
     assert before["vxlan_vni"] == 1 and before["backend"] == "vxlan", "the scenario's fabric (VNI 1) first"
     plan = timed_converge("VNI 1 -> 2", "-e", "fabric_vxlan_vni=2")
@@ -130,7 +186,17 @@ def test_1_a_new_vni_replaces_the_old_vtep_on_every_node(stream):
     assert_tcp_alive(client, server, "after the change to VNI 2")
     gap, answered, sent = longest_ping_gap(client)
     print(f"ping every 0.1 s across the VNI change: {answered} of {sent + 1} answered, longest gap {gap:.1f} s")
+    tried, failed, window = dial_figures(dialer)
+    print(
+        f"a new TCP connection every {DIAL_INTERVAL} s across the VNI change: {tried} tried, {failed} failed, "
+        f"longest failure window {window:.1f} s"
+    )
     faults = vxlan_faults(plan, 2) + all_pairs_traffic(plan)
+    if failed:
+        faults.append(
+            f"new connections vxlan-node1 -> vxlan-node2 across the change: {failed} of {tried} failed "
+            f"(timeout {DIAL_TIMEOUT} s), longest failure window {window:.1f} s"
+        )
     assert not faults, "after the change to VNI 2:\n  " + "\n  ".join(faults)
 
 
