@@ -151,6 +151,13 @@ def plan_only_play() -> str:
     return yaml.safe_dump(plays, sort_keys=False, width=1000)
 
 
+def median_play(tmp: pathlib.Path, names: list[str], filename: str, text: str) -> float:
+    """The median wall time of three runs of the playbook ``text`` (written to tmp/filename)."""
+    play = tmp / filename
+    play.write_text(text, encoding="utf-8")
+    return sorted(site(tmp, names, playbook=play)[0] for _ in range(3))[1]
+
+
 def site(tmp: pathlib.Path, names: list[str], *extra: str, profile: bool = False,
          playbook: pathlib.Path | None = None) -> tuple[float, str, Cpu]:
     """Runs site.yml (or ``playbook``); returns its wall time, its output and the CPU seconds it cost: `controller`
@@ -215,12 +222,8 @@ def fleet(n: int) -> dict[str, object]:
     runs = sorted((site(tmp, names[:n]) for _ in range(3)), key=lambda r: r[0])
     noop, out, cpu = runs[1]
     _, profiled, _ = site(tmp, names[:n], profile=True)
-    floor_play = tmp / "floor.yml"
-    floor_play.write_text(FLOOR_PLAY, encoding="utf-8")
-    floor = sorted(site(tmp, names[:n], playbook=floor_play)[0] for _ in range(3))[1]
-    plan_play = tmp / "plan-only.yml"
-    plan_play.write_text(plan_only_play(), encoding="utf-8")
-    plan_only = sorted(site(tmp, names[:n], playbook=plan_play)[0] for _ in range(3))[1]
+    floor = median_play(tmp, names[:n], "floor.yml", FLOOR_PLAY)
+    plan_only = median_play(tmp, names[:n], "plan-only.yml", plan_only_play())
     rc = recap(out)
     tasks = sorted({t for t, _c, _s in (rc[h] for h in names[:n])})
     skipped = sorted({s for _t, _c, s in (rc[h] for h in names[:n])})
